@@ -1,0 +1,323 @@
+"""The differentiation API: ``jvp``, ``linearize``, ``vjp``, ``grad``, Jacobians and Hessians.
+
+Reverse mode is symbol-to-symbol: ``linearize`` runs the JVP with known primals and unknown
+tangents (``partial_eval``), which computes the forward pass and records the tangent program as a
+linear jaxpr; ``vjp`` transposes that jaxpr (``ad.backward_pass``). Under ``make_jaxpr`` or
+``jit`` both passes are staged, so the backward pass is itself a printable, compilable program.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import ad, core, dtypes
+from .ad import Zero
+from .core import ShapedArray
+from .partial_eval import PartialEvalTrace, tracers_to_jaxpr
+from .simplify import dce_jaxpr
+from .tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+
+# ---------------------------------------------------------------------------------------------
+# Flat building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+class LinearFunction:
+    """The linear map ``tangents -> output tangents`` of a linearized function, as a jaxpr.
+
+    ``jaxpr`` takes the nonzero input tangents; its constvars are the residuals (values from the
+    forward pass that the derivative needs), held in ``residuals``.
+    """
+
+    def __init__(self, jaxpr: core.Jaxpr, residuals: list, in_nonzero: list[bool],
+                 out_nonzero: list[bool], in_avals: list[ShapedArray],
+                 out_avals: list[ShapedArray]):
+        self.jaxpr = jaxpr
+        self.residuals = residuals
+        self.in_nonzero = in_nonzero
+        self.out_nonzero = out_nonzero
+        self.in_avals = in_avals
+        self.out_avals = out_avals
+
+    def apply(self, tangents: Sequence[Any]) -> list:
+        args = [t for t, nz in zip(tangents, self.in_nonzero) if nz]
+        outs = iter(core.eval_jaxpr(self.jaxpr, self.residuals, *args))
+        return [next(outs) if nz else Zero(a) for a, nz in zip(self.out_avals, self.out_nonzero)]
+
+    def transpose(self, cts_out: Sequence[Any]) -> list:
+        cts = [c for c, nz in zip(cts_out, self.out_nonzero) if nz]
+        n = len(self.jaxpr.invars)
+        cts_in = iter(ad.backward_pass(self.jaxpr, self.residuals, [True] * n, [None] * n, cts))
+        return [next(cts_in) if nz else Zero(a) for a, nz in zip(self.in_avals, self.in_nonzero)]
+
+
+def linearize_flat(fun: Callable, primals: Sequence[Any], differentiable: Sequence[bool]
+                   ) -> tuple[list, LinearFunction]:
+    """Run ``fun`` forward on ``primals`` and return its outputs and its linearization with
+    respect to the inputs marked ``differentiable``."""
+    in_avals = [core.get_aval(p) for p in primals]
+    with core.new_main(PartialEvalTrace, {}) as main:
+        trace = PartialEvalTrace(main)
+        tangent_tracers = [trace.new_arg(a) for a, d in zip(in_avals, differentiable) if d]
+        it = iter(tangent_tracers)
+        tangents = [next(it) if d else Zero(a) for a, d in zip(in_avals, differentiable)]
+        primals_out, tangents_out = ad.jvp_flat(fun, list(primals), tangents)
+        out_avals = [core.get_aval(p) for p in primals_out]
+        out_nonzero = [not isinstance(t, Zero) for t in tangents_out]
+        out_tracers = [trace.full_raise(t) for t in tangents_out if not isinstance(t, Zero)]
+        jaxpr, residuals = tracers_to_jaxpr(tangent_tracers, out_tracers)
+    jaxpr, residuals = _prune_residuals(dce_jaxpr(jaxpr), residuals)
+    primals_out = [core.full_lower(p) for p in primals_out]
+    return primals_out, LinearFunction(jaxpr, residuals, list(differentiable), out_nonzero,
+                                       in_avals, out_avals)
+
+
+def _prune_residuals(jaxpr: core.Jaxpr, residuals: list) -> tuple[core.Jaxpr, list]:
+    used = {v for e in jaxpr.eqns for v in e.invars if isinstance(v, core.Var)}
+    used.update(v for v in jaxpr.outvars if isinstance(v, core.Var))
+    keep = [i for i, v in enumerate(jaxpr.constvars) if v in used]
+    new = core.Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
+    return new, [residuals[i] for i in keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling shared by the API functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ValueError(
+                f"{fname}: argnums={argnums!r} is out of range for a function called with "
+                f"{nargs} positional argument{'s' if nargs != 1 else ''}.")
+    return tuple(a % nargs for a in nums)
+
+
+def _as_array(x):
+    if isinstance(x, (core.Tracer, np.ndarray, np.generic)):
+        return x
+    if type(x) in (bool, int, float, complex):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    raise TypeError(f"expected an array or a scalar, got {type(x).__name__}")
+
+
+def _check_input_differentiable(x, fname: str, holomorphic: bool = False) -> None:
+    dtype = core.get_aval(x).dtype
+    if dtypes.is_complex(dtype) and not holomorphic:
+        raise TypeError(f"{fname} requires real-valued inputs (input dtype that is a sub-dtype "
+                        f"of np.floating), but got {dtype.name}. For holomorphic functions, "
+                        "use holomorphic=True.")
+    if not dtypes.is_inexact(dtype):
+        raise TypeError(
+            f"{fname} requires real- or complex-valued inputs (input dtype that is a sub-dtype "
+            f"of np.inexact), but got {dtype.name}. If you want to use integer-valued inputs, "
+            "convert them to float first (e.g. x.astype(np.float64)), or leave them out of "
+            "argnums.")
+
+
+def _split_args(fun, args, argnums):
+    """Flatten the differentiated arguments; return (flat primals, their tree, flat fun)."""
+    dyn = [tree_map(_as_array, args[i]) for i in argnums]
+    flat, in_tree = tree_flatten(tuple(dyn))
+    out_tree_box: list = []
+
+    def flat_fun(*xs):
+        new_args = list(args)
+        for i, a in zip(argnums, tree_unflatten(in_tree, list(xs))):
+            new_args[i] = a
+        out = fun(*new_args)
+        flat_out, out_tree = tree_flatten(out)
+        out_tree_box.append(out_tree)
+        return flat_out
+
+    return flat, in_tree, flat_fun, out_tree_box
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
+    """Forward mode: ``(fun(*primals), J @ tangents)``, with pytrees as in JAX."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists of arguments, e.g. "
+                        "jvp(f, (x,), (v,)).")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents.")
+    flat_p, tree_p = tree_flatten(tuple(tree_map(_as_array, p) for p in primals))
+    flat_t, tree_t = tree_flatten(tuple(tree_map(_as_array, t) for t in tangents))
+    if tree_p != tree_t:
+        raise ValueError(f"jvp: primal and tangent structures differ: {tree_p} vs {tree_t}.")
+    for p, t in zip(flat_p, flat_t):
+        pa, ta = core.get_aval(p), core.get_aval(t)
+        if pa.shape != ta.shape:
+            raise ValueError(f"jvp: tangent of shape {ta.shape} for a primal of shape "
+                             f"{pa.shape}; they must match.")
+    flat_t = [Zero(core.get_aval(p)) if not dtypes.is_inexact(core.get_aval(p).dtype)
+              else lax_convert(t, core.get_aval(p).dtype) for p, t in zip(flat_p, flat_t)]
+    out_tree_box = []
+
+    def flat_fun(*xs):
+        out = fun(*tree_unflatten(tree_p, list(xs)))
+        if has_aux:
+            out, aux = out
+            out_tree_box.append(aux)
+        flat_out, out_tree = tree_flatten(out)
+        out_tree_box.insert(0, out_tree)
+        return flat_out
+
+    outs, touts = ad.jvp_flat(flat_fun, flat_p, flat_t)
+    touts = [ad.zeros_like_aval(core.get_aval(o)) if isinstance(t, Zero) else t
+             for o, t in zip(outs, touts)]
+    out_tree = out_tree_box[0]
+    result = (tree_unflatten(out_tree, outs), tree_unflatten(out_tree, touts))
+    return result + (out_tree_box[1],) if has_aux else result
+
+
+def lax_convert(x, dtype):
+    from . import lax
+    return lax.convert_element_type(x, dtype)
+
+
+def linearize(fun: Callable, *primals):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the stored linear map."""
+    flat, in_tree, flat_fun, out_tree_box = _split_args(fun, primals, tuple(range(len(primals))))
+    diff = [dtypes.is_inexact(core.get_aval(x).dtype) for x in flat]
+    outs, lin = linearize_flat(flat_fun, flat, diff)
+    out_tree = out_tree_box[0]
+
+    def f_jvp(*tangents):
+        flat_t, tree_t = tree_flatten(tuple(tangents))
+        if tree_t != in_tree:
+            raise ValueError(f"linearize: tangents have structure {tree_t}, expected {in_tree}.")
+        touts = lin.apply(flat_t)
+        touts = [ad.instantiate(t) for t in touts]
+        return tree_unflatten(out_tree, touts)
+
+    return tree_unflatten(out_tree, outs), f_jvp
+
+
+def _vjp_core(fun, args, argnums, fname, holomorphic=False, check_inputs=True):
+    flat, in_tree, flat_fun, out_tree_box = _split_args(fun, args, argnums)
+    if check_inputs:
+        for x in flat:
+            _check_input_differentiable(x, fname, holomorphic)
+    diff = [dtypes.is_inexact(core.get_aval(x).dtype) for x in flat]
+    outs, lin = linearize_flat(flat_fun, flat, diff)
+    return outs, lin, in_tree, out_tree_box[0]
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per primal."""
+    aux_box: list = []
+
+    def fun_no_aux(*a):
+        out = fun(*a)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError("vjp with has_aux=True needs fun to return a pair (out, aux).")
+            aux_box.append(out[1])
+            return out[0]
+        return out
+
+    outs, lin, in_tree, out_tree = _vjp_core(fun_no_aux, primals, tuple(range(len(primals))),
+                                             "vjp", holomorphic=True, check_inputs=False)
+
+    def vjp_fn(ct):
+        flat_ct, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp_fn: cotangent has structure {ct_tree} but the function's "
+                             f"output has structure {out_tree}; pass one cotangent per output.")
+        cts = []
+        for c, a in zip(flat_ct, lin.out_avals):
+            c = _as_array(c)
+            ca = core.get_aval(c)
+            if ca.shape != a.shape:
+                raise ValueError(f"vjp_fn: cotangent of shape {ca.shape} ({ca.dtype.name}) for "
+                                 f"an output of shape {a.shape} ({a.dtype.name}); they must "
+                                 "match.")
+            if ca.dtype != a.dtype and dtypes.is_inexact(a.dtype):
+                raise TypeError(f"vjp_fn: cotangent of dtype {ca.dtype.name} for an output of "
+                                f"dtype {a.dtype.name}; they must match.")
+            cts.append(c)
+        cts_in = lin.transpose(cts)
+        cts_in = [ad.zeros_like_aval(a) if isinstance(c, Zero) else c
+                  for c, a in zip(cts_in, lin.in_avals)]
+        return tuple(tree_unflatten(in_tree, cts_in))
+
+    primal_out = tree_unflatten(out_tree, outs)
+    if has_aux:
+        return primal_out, vjp_fn, aux_box[0]
+    return primal_out, vjp_fn
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
+    """A function returning ``(fun(*args), gradient)``; with ``has_aux``, ``((value, aux), g)``."""
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _normalize_argnums(argnums, len(args), "grad")
+        aux_box: list = []
+
+        def f(*a):
+            out = fun(*a, **kwargs)
+            if has_aux:
+                if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                    raise TypeError("grad with has_aux=True needs fun to return a pair "
+                                    "(output, aux).")
+                aux_box.append(out[1])
+                out = out[0]
+            return out
+
+        outs, lin, in_tree, out_tree = _vjp_core(f, args, nums, "grad", holomorphic)
+        if out_tree != tree_structure(0) or len(outs) != 1:
+            raise TypeError(f"grad requires a scalar output, but the function returned "
+                            f"{out_tree}; use jacrev or vjp for non-scalar outputs.")
+        out_aval = lin.out_avals[0]
+        if out_aval.shape != ():
+            raise TypeError(
+                f"grad requires a scalar output, but the function returned an array of shape "
+                f"{out_aval.shape}; reduce it (e.g. .sum()) or use jacrev / vjp.")
+        if not dtypes.is_inexact(out_aval.dtype) or (dtypes.is_complex(out_aval.dtype)
+                                                    and not holomorphic):
+            raise TypeError(
+                f"grad requires a real-valued floating-point output, but the function returned "
+                f"dtype {out_aval.dtype.name}. For holomorphic functions use holomorphic=True; "
+                "for complex outputs differentiate the real part.")
+        cts_in = lin.transpose([np.ones((), out_aval.dtype)])
+        grads = [ad.zeros_like_aval(a) if isinstance(c, Zero) else c
+                 for c, a in zip(cts_in, lin.in_avals)]
+        grads = tree_unflatten(in_tree, grads)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        value = outs[0]
+        if has_aux:
+            return (value, aux_box[0]), g
+        return value, g
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable:
+    """The gradient of a scalar function with respect to the arguments ``argnums``."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        (value_aux, g) = vg(*args, **kwargs)
+        if has_aux:
+            return g, value_aux[1]
+        return g
+
+    return grad_f

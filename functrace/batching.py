@@ -1,0 +1,213 @@
+"""Vectorisation (``vmap``): the batching interpreter and its rule table.
+
+A ``BatchTracer`` carries an array with one extra axis, ``bdim`` (``None``: not batched). Each
+primitive's rule ``batch_rules[p](vals, dims, axis_size=..., **params) -> (outs, out_dims)``
+rewrites one application on whole batches, so there is never a Python loop over the batch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import core
+from .core import Primitive, Tracer
+
+batch_rules: dict[Primitive, Callable] = {}
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "bdim")
+
+    def __init__(self, trace, val, bdim: int | None):
+        self._trace = trace
+        self.val = val
+        self.bdim = bdim
+
+    @property
+    def aval(self):
+        aval = core.get_aval(self.val)
+        if self.bdim is None:
+            return aval
+        shape = list(aval.shape)
+        del shape[self.bdim]
+        return aval.update(shape=shape)
+
+    def full_lower(self):
+        return core.full_lower(self.val) if self.bdim is None else self
+
+
+class BatchTrace(core.Trace):
+    __slots__ = ()
+
+    @property
+    def axis_size(self) -> int:
+        return self.main.global_data
+
+    def pure(self, val):
+        return BatchTracer(self, val, None)
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        vals = [t.val for t in tracers]
+        dims = [t.bdim for t in tracers]
+        if all(d is None for d in dims):
+            outs = core.bind(primitive, *vals, **params)
+            outs = outs if primitive.multiple_results else [outs]
+            return [BatchTracer(self, o, None) for o in outs]
+        rule = batch_rules.get(primitive)
+        if rule is None:
+            raise NotImplementedError(f"functrace has no vmap rule for '{primitive}'.")
+        outs, out_dims = rule(vals, dims, axis_size=self.axis_size, **params)
+        if not primitive.multiple_results:
+            outs, out_dims = [outs], [out_dims]
+        return [BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Moving batch axes around
+# ---------------------------------------------------------------------------------------------
+
+
+def moveaxis(x, src: int, dst: int):
+    from . import lax
+    ndim = core.get_aval(x).ndim
+    src, dst = src % ndim, dst % ndim
+    if src == dst:
+        return x
+    perm = [i for i in range(ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, tuple(perm))
+
+
+def broadcast_batch(x, size: int, dim: int):
+    """Give an unbatched ``x`` a batch axis of length ``size`` at ``dim``."""
+    from . import lax
+    aval = core.get_aval(x)
+    shape = list(aval.shape)
+    shape.insert(dim, size)
+    bdims = tuple(i for i in range(len(shape)) if i != dim)
+    return lax.broadcast_in_dim(x, tuple(shape), bdims)
+
+
+def bdim_at(x, d: int | None, size: int, dst: int = 0):
+    """``x`` with its batch axis at ``dst`` (created by broadcasting when ``d`` is None)."""
+    if d is None:
+        return broadcast_batch(x, size, dst)
+    return moveaxis(x, d, dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# One-line helpers for the common rule shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def defvectorized(primitive: Primitive) -> None:
+    """Elementwise in its single operand: the batch axis passes straight through."""
+
+    def rule(vals, dims, axis_size, **params):
+        return primitive.bind(*vals, **params), dims[0]
+
+    batch_rules[primitive] = rule
+
+
+def defbroadcasting(primitive: Primitive) -> None:
+    """Elementwise over operands of equal shape: line the batch axes up, then apply."""
+
+    def rule(vals, dims, axis_size, **params):
+        batched = {d for d in dims if d is not None}
+        if len(batched) == 1 and all(d is not None for d in dims):
+            return primitive.bind(*vals, **params), dims[0]
+        vals = [bdim_at(v, d, axis_size) for v, d in zip(vals, dims)]
+        return primitive.bind(*vals, **params), 0
+
+    batch_rules[primitive] = rule
+
+
+# ---------------------------------------------------------------------------------------------
+# The transformation
+# ---------------------------------------------------------------------------------------------
+
+
+def batch_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[int | None],
+               axis_size: int, out_dims: Sequence[int | None] | Callable) -> list:
+    """Run a flat function on batched arguments; outputs get their batch axis at ``out_dims``
+    (a list, or a function of the number of outputs giving one)."""
+    with core.new_main(BatchTrace, axis_size) as main:
+        trace = BatchTrace(main)
+        tracers = [BatchTracer(trace, a, d) if d is not None else a
+                   for a, d in zip(args, in_dims)]
+        outs = fun(*tracers)
+        outs = [trace.full_raise(o) for o in outs]
+        dims = out_dims(len(outs)) if callable(out_dims) else out_dims
+        results = []
+        for o, d in zip(outs, dims):
+            if d is None:
+                if o.bdim is not None:
+                    raise ValueError(
+                        "vmap got out_axes=None for an output that depends on the batched "
+                        "inputs; give it an axis (e.g. out_axes=0).")
+                results.append(core.full_lower(o.val))
+            else:
+                results.append(bdim_at(o.val, o.bdim, axis_size, d % (o.aval.ndim + 1)))
+    return results
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None
+         ) -> Callable:
+    """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap``).
+
+    ``in_axes`` is an int, ``None`` (argument not batched) or a pytree prefix of the arguments;
+    ``out_axes`` likewise for the outputs. ``axis_size`` is needed only when no input is batched.
+    """
+    from .tree_util import tree_broadcast_prefix, tree_flatten, tree_unflatten
+
+    @functools.wraps(fun)
+    def vmapped(*args):
+        axes = in_axes
+        if isinstance(axes, list):
+            axes = tuple(axes)
+        if isinstance(axes, tuple) and len(axes) != len(args):
+            raise ValueError(
+                f"vmap in_axes has {len(axes)} entries but the function was called with "
+                f"{len(args)} positional arguments; give one axis (or None) per argument.")
+        flat_args, in_tree = tree_flatten(args)
+        flat_axes = tree_broadcast_prefix(axes if isinstance(axes, tuple) else (axes,) * len(args),
+                                          args)
+        sizes = set()
+        for x, ax in zip(flat_args, flat_axes):
+            if ax is None:
+                continue
+            if not isinstance(ax, int):
+                raise TypeError(f"vmap in_axes entries must be int or None, got {ax!r}")
+            aval = core.get_aval(x)
+            if not -aval.ndim <= ax < aval.ndim:
+                raise ValueError(
+                    f"vmap in_axes={ax} is out of range for an argument of shape {aval.shape}.")
+            sizes.add(aval.shape[ax])
+        if len(sizes) > 1:
+            raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {sorted(sizes)}.")
+        if not sizes and axis_size is None:
+            raise ValueError("vmap needs at least one batched argument or an explicit axis_size.")
+        size = sizes.pop() if sizes else axis_size
+        flat_args = [core.get_aval(x) and x for x in flat_args]
+        dims = [None if ax is None else ax % core.get_aval(x).ndim
+                for x, ax in zip(flat_args, flat_axes)]
+        out_tree_box = []
+
+        def flat_fun(*xs):
+            out = fun(*tree_unflatten(in_tree, xs))
+            flat_out, out_tree = tree_flatten(out)
+            out_tree_box.append((out_tree, out))
+            return flat_out
+
+        def out_dims_for(n):
+            out_tree, out = out_tree_box[0]
+            return tree_broadcast_prefix(out_axes, out)
+
+        outs = batch_flat(flat_fun, flat_args, dims, size, out_dims_for)
+        return tree_unflatten(out_tree_box[0][0], outs)
+
+    return vmapped

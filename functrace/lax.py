@@ -1,0 +1,135 @@
+"""``functrace.lax``: one function per primitive, with explicit shapes and dtypes.
+
+Unlike ``functrace.numpy`` there is no implicit broadcasting or type promotion here, except that
+a Python scalar operand of a binary function takes the other operand's shape and dtype (so rules
+can write ``lax.mul(g, 0.5)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import core
+from .core import Tracer
+
+
+def _is_py_scalar(x) -> bool:
+    return type(x) in (bool, int, float, complex)
+
+
+def full(shape: Sequence[int], fill_value, dtype=None):
+    """An array of ``shape`` filled with ``fill_value`` (staged as one broadcast)."""
+    from .ops.structural import broadcast_in_dim_p
+    if isinstance(fill_value, Tracer) or isinstance(fill_value, np.ndarray) and fill_value.ndim:
+        fill = fill_value if dtype is None else convert_element_type(fill_value, dtype)
+    else:
+        fill = np.asarray(fill_value, dtype)[()]
+    if tuple(shape) == ():
+        return fill
+    return broadcast_in_dim_p.bind(fill, shape=tuple(int(d) for d in shape),
+                                   broadcast_dimensions=())
+
+
+def full_like(x, fill_value, dtype=None):
+    aval = core.get_aval(x)
+    return full(aval.shape, fill_value, aval.dtype if dtype is None else dtype)
+
+
+def zeros_like(x):
+    return full_like(x, 0)
+
+
+def _binary(prim):
+    def op(x, y):
+        if _is_py_scalar(x):
+            x = full_like(y, x)
+        elif _is_py_scalar(y):
+            y = full_like(x, y)
+        return prim.bind(x, y)
+
+    op.__name__ = prim.name
+    op.__doc__ = f"Elementwise ``{prim.name}`` of two operands of equal shape and dtype."
+    return op
+
+
+def _unary(prim):
+    def op(x):
+        return prim.bind(x)
+
+    op.__name__ = prim.name
+    op.__doc__ = f"Elementwise ``{prim.name}``."
+    return op
+
+
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import reductions as _red  # noqa: E402
+from .ops import structural as _st  # noqa: E402
+
+for _name in ("neg exp log log1p expm1 sin cos tan asin acos atan sinh cosh tanh asinh acosh "
+              "atanh logistic sqrt rsqrt cbrt abs sign floor ceil round is_finite erf not "
+              "stop_gradient").split():
+    globals()[_name] = _unary(getattr(_ew, f"{_name}_p"))
+for _name in "add sub mul div rem pow max min atan2 eq ne lt le gt ge and or xor".split():
+    globals()[_name] = _binary(getattr(_ew, f"{_name}_p"))
+del _name
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a static integer ``y``."""
+    return _ew.integer_pow_p.bind(x, y=int(y))
+
+
+def select(pred, on_true, on_false):
+    """``on_true`` where ``pred`` else ``on_false`` (all of equal shape)."""
+    if _is_py_scalar(on_true):
+        on_true = full_like(on_false, on_true)
+    if _is_py_scalar(on_false):
+        on_false = full_like(on_true, on_false)
+    return _ew.select_n_p.bind(pred, on_false, on_true)
+
+
+def convert_element_type(x, new_dtype):
+    """``x`` converted to ``new_dtype`` (no-op when it already has it)."""
+    new_dtype = np.dtype(new_dtype)
+    if core.get_aval(x).dtype == new_dtype:
+        return x
+    return _ew.convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def broadcast_in_dim(x, shape: Sequence[int], broadcast_dimensions: Sequence[int]):
+    """Broadcast ``x`` to ``shape``; operand axis ``i`` becomes output axis
+    ``broadcast_dimensions[i]``."""
+    shape, bdims = tuple(int(d) for d in shape), tuple(int(d) for d in broadcast_dimensions)
+    if core.get_aval(x).shape == shape and bdims == tuple(range(len(shape))):
+        return x
+    return _st.broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bdims)
+
+
+def broadcast_to_rank(x, shape: Sequence[int]):
+    """NumPy-style broadcast of ``x`` to ``shape`` (trailing axes aligned)."""
+    aval = core.get_aval(x)
+    lead = len(shape) - aval.ndim
+    return broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
+
+
+def reshape(x, new_sizes: Sequence[int]):
+    new_sizes = tuple(int(d) for d in new_sizes)
+    if core.get_aval(x).shape == new_sizes:
+        return x
+    return _st.reshape_p.bind(x, new_sizes=new_sizes)
+
+
+def transpose(x, permutation: Sequence[int]):
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return _st.transpose_p.bind(x, permutation=permutation)
+
+
+def reduce_sum(x, axes: Sequence[int]):
+    axes = tuple(sorted(int(a) for a in axes))
+    if not axes:
+        return x
+    return _red.reduce_sum_p.bind(x, axes=axes)
