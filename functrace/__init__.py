@@ -6,9 +6,21 @@
 
 from . import lax, tree_util
 from . import numpy as numpy  # noqa: PLC0414 - installs the tracer's operators
-from .autodiff import grad, jvp, linearize, value_and_grad, vjp
+from .autodiff import (
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    linearize,
+    saved_residuals,
+    value_and_grad,
+    vjp,
+)
 from .batching import vmap
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .tracing import make_jaxpr
 
 __version__ = "0.1.0"
+from .checking import check_grads, numerical_jacobian

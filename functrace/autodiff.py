@@ -321,3 +321,164 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
         return g
 
     return grad_f
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians: one vmapped JVP or VJP over a basis, never a Python loop over basis vectors
+# ---------------------------------------------------------------------------------------------
+
+
+def _std_basis(avals: list[ShapedArray], dtype) -> tuple[list, int]:
+    """Identity rows split per leaf: leaf ``i`` gets shape ``(N,) + shape_i``."""
+    from . import lax
+    sizes = [a.size for a in avals]
+    n = sum(sizes)
+    eye = np.eye(n, dtype=dtype)
+    out, start = [], 0
+    for a, s in zip(avals, sizes):
+        block = eye[:, start:start + s].reshape((n,) + a.shape)
+        out.append(lax.convert_element_type(block, a.dtype) if block.dtype != a.dtype else block)
+        start += s
+    return out, n
+
+
+def _jac_dtype(avals):
+    return np.result_type(*[a.dtype for a in avals]) if avals else np.float64
+
+
+def _split_jacobian(rows, out_avals, in_avals, leading_is_input: bool):
+    """Turn batched results into blocks of shape ``out.shape + in.shape``."""
+    from . import lax
+    blocks = []
+    if leading_is_input:  # jacfwd: rows[j] has shape (N_in,) + out_j.shape
+        for r, oa in zip(rows, out_avals):
+            moved = lax.transpose(r, tuple(range(1, oa.ndim + 1)) + (0,))
+            per_in, start = [], 0
+            for ia in in_avals:
+                piece = _slice_last(moved, start, start + ia.size)
+                per_in.append(lax.reshape(piece, oa.shape + ia.shape))
+                start += ia.size
+            blocks.append(per_in)
+    else:  # jacrev: rows[i] has shape (N_out,) + in_i.shape
+        for oi, oa in enumerate(out_avals):
+            start = sum(a.size for a in out_avals[:oi])
+            per_in = []
+            for r, ia in zip(rows, in_avals):
+                piece = _slice_first(r, start, start + oa.size)
+                per_in.append(lax.reshape(piece, oa.shape + ia.shape))
+            blocks.append(per_in)
+    return blocks
+
+
+def _slice_last(x, lo, hi):
+    from . import lax
+    aval = core.get_aval(x)
+    if lo == 0 and hi == aval.shape[-1]:
+        return x
+    return lax.slice(x, (0,) * (aval.ndim - 1) + (lo,), aval.shape[:-1] + (hi,))
+
+
+def _slice_first(x, lo, hi):
+    from . import lax
+    aval = core.get_aval(x)
+    if lo == 0 and hi == aval.shape[0]:
+        return x
+    return lax.slice(x, (lo,) + (0,) * (aval.ndim - 1), (hi,) + aval.shape[1:])
+
+
+def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
+    from .batching import vmap
+    fname = "jacfwd" if mode == "fwd" else "jacrev"
+
+    @functools.wraps(fun)
+    def jac_fun(*args):
+        nums = _normalize_argnums(argnums, len(args), fname)
+        aux_box: list = []
+
+        def f(*a):
+            out = fun(*a)
+            if has_aux:
+                out, aux = out
+                aux_box.append(aux)
+            return out
+
+        flat, in_tree, flat_fun, out_tree_box = _split_args(f, args, nums)
+        for x in flat:
+            _check_input_differentiable(x, fname, holomorphic)
+        in_avals = [core.get_aval(x) for x in flat]
+        if mode == "fwd":
+            basis, _ = _std_basis(in_avals, _jac_dtype(in_avals))
+            outs_box: list = []
+
+            def push(*tangents):
+                outs, touts = ad.jvp_flat(flat_fun, flat, list(tangents))
+                outs_box.append(outs)
+                return [ad.instantiate(t) for t in touts]
+
+            rows = vmap(lambda *t: push(*t))(*basis)
+            outs = outs_box[0]
+            out_avals = [core.get_aval(o) for o in outs]
+            blocks = _split_jacobian(rows, out_avals, in_avals, leading_is_input=True)
+        else:
+            outs, lin = linearize_flat(flat_fun, flat, [True] * len(flat))
+            out_avals = list(lin.out_avals)
+            for a in out_avals:
+                if not dtypes.is_inexact(a.dtype):
+                    raise TypeError(f"jacrev requires floating-point outputs, got {a.dtype.name}")
+            basis, _ = _std_basis(out_avals, _jac_dtype(out_avals))
+
+            def pull(*cts):
+                cts_in = lin.transpose(list(cts))
+                return [ad.zeros_like_aval(a) if isinstance(c, Zero) else c
+                        for c, a in zip(cts_in, lin.in_avals)]
+
+            rows = vmap(pull)(*basis)
+            blocks = _split_jacobian(rows, out_avals, in_avals, leading_is_input=False)
+        out_tree = out_tree_box[0]
+        per_out = [tree_unflatten(in_tree, b) for b in blocks]
+        per_out = [p[0] if isinstance(argnums, int) else tuple(p) for p in per_out]
+        jac = tree_unflatten(out_tree, per_out)
+        return (jac, aux_box[0]) if has_aux else jac
+
+    return jac_fun
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
+    """Jacobian by forward mode (one vmapped JVP); shape ``out.shape + in.shape``."""
+    return _jacobian(fun, argnums, has_aux, holomorphic, "fwd")
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
+    """Jacobian by reverse mode (one vmapped VJP); shape ``out.shape + in.shape``."""
+    return _jacobian(fun, argnums, has_aux, holomorphic, "rev")
+
+
+jacobian = jacrev
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False) -> Callable:
+    """The Hessian, as ``jacfwd(jacrev(fun))`` (forward-over-reverse)."""
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+
+
+def saved_residuals(fun: Callable, *args) -> list[dict]:
+    """What ``vjp(fun, *args)`` stores for the backward pass: one entry per residual with its
+    ``shape``, ``dtype``, ``bytes`` and a ``source`` description (the user line that used it)."""
+    flat, _, flat_fun, _ = _split_args(fun, args, tuple(range(len(args))))
+    diff = [dtypes.is_inexact(core.get_aval(x).dtype) for x in flat]
+    _, lin = linearize_flat(flat_fun, flat, diff)
+    readers: dict = {}
+    for eqn in lin.jaxpr.eqns:
+        for v in eqn.invars:
+            if isinstance(v, core.Var):
+                readers.setdefault(v, f"{eqn.primitive} at {eqn.source_info}")
+    input_ids = {id(x) for x in flat}
+    out = []
+    for v, r in zip(lin.jaxpr.constvars, lin.residuals):
+        aval = v.aval
+        out.append(dict(shape=aval.shape, dtype=aval.dtype, bytes=aval.size * aval.dtype.itemsize,
+                        is_input=id(r) in input_ids, source=readers.get(v, "output")))
+    return out

@@ -417,6 +417,8 @@ class EvalTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, values, params):
+        # Type-check eagerly too, so a program that runs un-jitted also traces and compiles.
+        shape_rules[primitive](*map(get_aval, values), **params)
         out = impl_rules[primitive](*values, **params)
         return out if primitive.multiple_results else [out]
 

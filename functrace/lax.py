@@ -133,3 +133,11 @@ def reduce_sum(x, axes: Sequence[int]):
     if not axes:
         return x
     return _red.reduce_sum_p.bind(x, axes=axes)
+
+
+from .ops.cumulative import *  # noqa: E402,F403
+from .ops.indexing import *  # noqa: E402,F403
+from .ops.linalg import *  # noqa: E402,F403
+from .ops.reductions import *  # noqa: E402,F403
+from .ops.shapes import *  # noqa: E402,F403
+from .ops.sorting import *  # noqa: E402,F403

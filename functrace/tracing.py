@@ -15,6 +15,7 @@ import numpy as np
 
 from . import core
 from .core import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Tracer, Var
+from .simplify import simplify
 from .tree_util import tree_flatten, tree_unflatten
 
 
@@ -123,6 +124,9 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()
                ) -> Callable[..., ClosedJaxpr]:
     """Return a function that traces ``fun`` on example arguments and returns its typed IR.
 
+    The program is cleaned up (common subexpressions merged, dead code dropped) before it is
+    returned, so ``make_jaxpr(grad(f))`` shows the backward pass a person would write.
+
     Example::
 
         >>> print(ft.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(np.ones(3)))
@@ -142,7 +146,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()
             return fun(*full, **kwargs)
 
         closed, _, _ = trace_flat(call, dyn_args)
-        return closed
+        return simplify(closed)
 
     return jaxpr_maker
 

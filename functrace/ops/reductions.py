@@ -8,6 +8,8 @@ from .. import ad, batching, core, lax
 from ..ad import Zero
 from ..core import Primitive, ShapedArray
 
+__all__: list[str] = []  # lax.reduce_sum is defined in lax.py; new public wrappers go here
+
 
 def _check_axes(name: str, x: ShapedArray, axes) -> None:
     if any(not 0 <= a < x.ndim for a in axes) or len(set(axes)) != len(axes):

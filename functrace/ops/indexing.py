@@ -1,0 +1,5 @@
+"""(being written) primitives of the indexing family, each with all its rules in one place."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,18 @@
+"""Shared test configuration: hypothesis profiles and the jaxpr type-check hook.
+
+Profiles: ``ci`` (default; derandomised, few examples, no deadline) and ``fuzz`` (thousands of
+examples), chosen with ``--hypothesis-profile=fuzz`` or ``HYPOTHESIS_PROFILE=fuzz``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=25,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.data_too_large])
+settings.register_profile("fuzz", deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
