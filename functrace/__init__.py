@@ -24,3 +24,5 @@ from .tracing import make_jaxpr
 
 __version__ = "0.1.0"
 from .checking import check_grads, numerical_jacobian
+from .custom_derivatives import custom_jvp, custom_vjp
+from .remat import checkpoint, checkpoint_policies, remat

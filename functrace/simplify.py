@@ -69,3 +69,44 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
     keep = [i for i, v in enumerate(jaxpr.constvars) if v in used]
     return ClosedJaxpr(Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, jaxpr.outvars,
                              jaxpr.eqns), [closed.consts[i] for i in keep])
+
+
+# Primitives that only wrap a sub-program ``call_jaxpr`` (its inputs are the equation's inputs)
+# to carry information for transformations, e.g. a custom derivative rule. A backend that has
+# nothing to do with that information inlines them.
+inlinable_primitives: set = set()
+
+
+def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
+    """Replace each equation of an ``inlinable_primitives`` primitive by its ``call_jaxpr``."""
+    if not any(e.primitive in inlinable_primitives for e in jaxpr.eqns):
+        return jaxpr
+    eqns: list[Eqn] = []
+    rename: dict[Var, object] = {}
+
+    def sub(a):
+        return rename.get(a, a) if isinstance(a, Var) else a
+
+    for eqn in jaxpr.eqns:
+        if eqn.primitive not in inlinable_primitives:
+            eqns.append(eqn.replace(invars=[sub(a) for a in eqn.invars]))
+            continue
+        inner = eqn.params["call_jaxpr"]
+        inner_jaxpr = inline_calls(inner.jaxpr)
+        env: dict[Var, object] = dict(zip(inner_jaxpr.constvars, _const_atoms(inner)))
+        env.update(zip(inner_jaxpr.invars, [sub(a) for a in eqn.invars]))
+        for ie in inner_jaxpr.eqns:
+            outs = [Var(v.aval) for v in ie.outvars]
+            eqns.append(ie.replace(invars=[env.get(a, a) if isinstance(a, Var) else a
+                                           for a in ie.invars], outvars=outs))
+            env.update(zip(ie.outvars, outs))
+        for v, o in zip(eqn.outvars, inner_jaxpr.outvars):
+            rename[v] = env.get(o, o) if isinstance(o, Var) else o
+    outvars = [sub(v) for v in jaxpr.outvars]
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns)
+
+
+def _const_atoms(inner: ClosedJaxpr):
+    if inner.consts:
+        raise NotImplementedError("inline_calls expects closure-converted call_jaxprs")
+    return []

@@ -1,0 +1,369 @@
+"""User-defined derivative rules: ``custom_jvp`` and ``custom_vjp``.
+
+The decorated function is traced once into a sub-program (``call_jaxpr``) carried by an equation,
+so it evaluates and compiles like any other code; the user's rule is kept as a Python callable
+param and invoked by the transformations:
+
+* ``custom_jvp_call``: the JVP interpreter calls the user's ``jvp`` instead of differentiating
+  ``call_jaxpr``; reverse mode then transposes what that rule produced.
+* ``custom_vjp_call``: the JVP interpreter runs the user's ``fwd`` and emits ``custom_lin``, a
+  linear equation over the tangents whose transpose calls the user's ``bwd`` with the residuals.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+from . import ad, batching, core, dtypes
+from .ad import Zero
+from .core import ClosedJaxpr, Jaxpr, Primitive
+from .simplify import inlinable_primitives
+from .tracing import trace_to_jaxpr
+from .tree_util import tree_flatten, tree_unflatten
+
+# ---------------------------------------------------------------------------------------------
+# Shared plumbing
+# ---------------------------------------------------------------------------------------------
+
+
+def _closure_convert(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list]:
+    """Turn the constants of ``closed`` into leading inputs (they may be outer tracers)."""
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr((), j.constvars + j.invars, j.outvars, j.eqns), ()), closed.consts
+
+
+def _split_static(args: Sequence, nondiff_argnums: tuple[int, ...]):
+    static = [args[i] for i in nondiff_argnums]
+    dyn = [a for i, a in enumerate(args) if i not in nondiff_argnums]
+    return static, dyn
+
+
+def _merge_static(static, dyn, nondiff_argnums, n):
+    s, d = iter(static), iter(dyn)
+    return [next(s) if i in nondiff_argnums else next(d) for i in range(n)]
+
+
+def _trace_fun(fun, static, flat_args, in_tree, nondiff_argnums, nargs):
+    out_tree_box = []
+
+    def flat_fun(*flat):
+        args = _merge_static(static, tree_unflatten(in_tree, list(flat)), nondiff_argnums, nargs)
+        out, tree = tree_flatten(fun(*args))
+        out_tree_box.append(tree)
+        return out
+
+    closed = trace_to_jaxpr(flat_fun, [core.get_aval(x) for x in flat_args])
+    call_jaxpr, consts = _closure_convert(closed)
+    return call_jaxpr, consts, out_tree_box[0]
+
+
+def _check_outputs(name: str, got: list, expected_avals: list, what: str) -> None:
+    if len(got) != len(expected_avals):
+        raise TypeError(f"{name}: {what} has {len(got)} leaves but the function's output has "
+                        f"{len(expected_avals)}.")
+    for g, e in zip(got, expected_avals):
+        a = core.get_aval(g)
+        if a.shape != e.shape:
+            raise TypeError(f"{name}: {what} has shape {a.shape} where the function's output "
+                            f"has shape {e.shape}.")
+
+
+def _eval_call(*args, call_jaxpr, **_):
+    return core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
+
+
+def _no_const_tangents(name: str, tangents, num_consts: int) -> None:
+    if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
+        raise TypeError(
+            f"{name}: the decorated function closes over a value that is being differentiated. "
+            "Pass that value as an explicit argument of the function instead.")
+
+
+def _batched_call_jaxpr(call_jaxpr: ClosedJaxpr, dims0: list, axis_size: int,
+                        batched_avals: list) -> ClosedJaxpr:
+    def run(*xs):
+        return batching.batch_flat(
+            lambda *a: core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *a),
+            xs, dims0, axis_size, lambda n: [0] * n)
+
+    return trace_to_jaxpr(run, batched_avals)
+
+
+def _move_batch_to_front(vals, dims):
+    vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
+    return vals, [None if d is None else 0 for d in dims]
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_jvp
+# ---------------------------------------------------------------------------------------------
+
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+core.shape_rules[custom_jvp_call_p] = lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals
+core.impl_rules[custom_jvp_call_p] = _eval_call
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name):
+    _no_const_tangents(name, tangents, num_consts)
+    args = primals[num_consts:]
+    arg_tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
+    outs, touts = jvp(args, arg_tangents)
+    _check_outputs(name, touts, call_jaxpr.out_avals, "the tangent output of the jvp rule")
+    _check_outputs(name, outs, call_jaxpr.out_avals, "the primal output of the jvp rule")
+    touts = [t if dtypes.is_inexact(a.dtype) else Zero(a)
+             for t, a in zip(touts, call_jaxpr.out_avals)]
+    return outs, touts
+
+
+def _custom_jvp_call_batch(vals, dims, axis_size, *, call_jaxpr, jvp, num_consts, name):
+    vals, dims0 = _move_batch_to_front(vals, dims)
+    batched = _batched_call_jaxpr(call_jaxpr, dims0, axis_size, [core.get_aval(v) for v in vals])
+    arg_dims = dims0[num_consts:]
+
+    def batched_jvp(primals, tangents):
+        n = len(primals)
+
+        def flat(*pt):
+            outs, touts = jvp(list(pt[:n]), list(pt[n:]))
+            return list(outs) + list(touts)
+
+        res = batching.batch_flat(flat, list(primals) + list(tangents), arg_dims + arg_dims,
+                                  axis_size, lambda k: [0] * k)
+        return res[:len(res) // 2], res[len(res) // 2:]
+
+    outs = custom_jvp_call_p.bind(*vals, call_jaxpr=batched, jvp=batched_jvp,
+                                  num_consts=num_consts, name=name)
+    return outs, [0] * len(outs)
+
+
+ad.jvp_rules[custom_jvp_call_p] = _custom_jvp_call_jvp
+inlinable_primitives.add(custom_jvp_call_p)
+batching.batch_rules[custom_jvp_call_p] = _custom_jvp_call_batch
+
+
+class custom_jvp:
+    """A function with a hand-written JVP rule (JAX's ``custom_jvp``).
+
+    ::
+
+        @custom_jvp
+        def f(x): ...
+
+        @f.defjvp
+        def f_jvp(primals, tangents):
+            (x,), (t,) = primals, tangents
+            return f(x), ...
+
+    Arguments listed in ``nondiff_argnums`` are passed first to the rule and are not traced.
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp: Callable | None = None
+
+    def defjvp(self, jvp: Callable) -> Callable:
+        """Register ``jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)``."""
+        self.jvp = jvp
+        return jvp
+
+    def __call__(self, *args):
+        name = getattr(self.fun, "__name__", "custom_jvp function")
+        if self.jvp is None:
+            raise AttributeError(f"No JVP defined for custom_jvp function {name}; use defjvp.")
+        static, dyn = _split_static(args, self.nondiff_argnums)
+        flat_args, in_tree = tree_flatten(tuple(dyn))
+        call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
+                                                  self.nondiff_argnums, len(args))
+        user_jvp = self.jvp
+
+        def flat_jvp(primals, tangents):
+            p = tree_unflatten(in_tree, list(primals))
+            t = tree_unflatten(in_tree, list(tangents))
+            out, tout = user_jvp(*static, tuple(p), tuple(t))
+            flat_out, tree1 = tree_flatten(out)
+            flat_tout, tree2 = tree_flatten(tout)
+            if tree1 != out_tree or tree2 != out_tree:
+                raise TypeError(f"{name}: the jvp rule must return (primal_out, tangent_out) "
+                                f"with the structure of the function's output {out_tree}; got "
+                                f"{tree1} and {tree2}.")
+            return flat_out, flat_tout
+
+        outs = custom_jvp_call_p.bind(*consts, *flat_args, call_jaxpr=call_jaxpr, jvp=flat_jvp,
+                                      num_consts=len(consts), name=name)
+        return tree_unflatten(out_tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_vjp
+# ---------------------------------------------------------------------------------------------
+
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+core.shape_rules[custom_vjp_call_p] = lambda *avals, call_jaxpr, **_: call_jaxpr.out_avals
+core.impl_rules[custom_vjp_call_p] = _eval_call
+
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+core.shape_rules[custom_lin_p] = lambda *avals, out_avals, **_: list(out_avals)
+
+
+def _custom_lin_impl(*args, name, **_):
+    raise TypeError(f"can't apply forward-mode differentiation (jvp, jacfwd) to the custom_vjp "
+                    f"function {name}; use reverse mode (grad, vjp, jacrev), or give it a "
+                    "custom_jvp rule instead.")
+
+
+core.impl_rules[custom_lin_p] = _custom_lin_impl
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts, name):
+    _no_const_tangents(name, tangents, num_consts)
+    args = primals[num_consts:]
+    outs, res = fwd(args)
+    _check_outputs(name, outs, call_jaxpr.out_avals, "the primal output of fwd")
+    arg_tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
+    touts = custom_lin_p.bind(*res, *arg_tangents, num_res=len(res), bwd=bwd,
+                              out_avals=tuple(call_jaxpr.out_avals), name=name)
+    return outs, touts
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, name):
+    res = args[:num_res]
+    cts = [ad.instantiate(c) for c in cts]
+    cts_in = bwd(list(res), cts)
+    arg_avals = [a.aval for a in args[num_res:]]
+    if len(cts_in) != len(arg_avals):
+        raise TypeError(f"{name}: bwd returned {len(cts_in)} cotangents for {len(arg_avals)} "
+                        "arguments; return one per (differentiable) argument.")
+    fixed = []
+    for c, a in zip(cts_in, arg_avals):
+        if c is None:
+            fixed.append(Zero(a))
+            continue
+        ca = core.get_aval(c)
+        if ca.shape != a.shape:
+            raise TypeError(f"{name}: bwd returned a cotangent of shape {ca.shape} for an "
+                            f"argument of shape {a.shape}.")
+        fixed.append(c)
+    return [None] * num_res + fixed
+
+
+def _custom_vjp_call_batch(vals, dims, axis_size, *, call_jaxpr, fwd, bwd, num_consts, name):
+    vals, dims0 = _move_batch_to_front(vals, dims)
+    batched = _batched_call_jaxpr(call_jaxpr, dims0, axis_size, [core.get_aval(v) for v in vals])
+    arg_dims = dims0[num_consts:]
+    from . import lax
+
+    def batched_fwd(args):
+        nout = len(call_jaxpr.out_avals)
+
+        def flat(*a):
+            outs, res = fwd(list(a))
+            return list(outs) + list(res)
+
+        res = batching.batch_flat(flat, list(args), arg_dims, axis_size, lambda k: [0] * k)
+        return res[:nout], res[nout:]
+
+    def batched_bwd(res, cts):
+        n_res = len(res)
+
+        def flat(*rc):
+            return [ad.instantiate(c) if c is not None else None
+                    for c in bwd(list(rc[:n_res]), list(rc[n_res:]))]
+
+        outs = batching.batch_flat(flat, list(res) + list(cts), [0] * (len(res) + len(cts)),
+                                   axis_size, lambda k: [0] * k)
+        # arguments that were not batched get the sum of their per-example cotangents
+        return [c if d is not None else lax.reduce_sum(c, (0,)) for c, d in zip(outs, arg_dims)]
+
+    outs = custom_vjp_call_p.bind(*vals, call_jaxpr=batched, fwd=batched_fwd, bwd=batched_bwd,
+                                  num_consts=num_consts, name=name)
+    return outs, [0] * len(outs)
+
+
+ad.jvp_rules[custom_vjp_call_p] = _custom_vjp_call_jvp
+inlinable_primitives.add(custom_vjp_call_p)
+ad.transpose_rules[custom_lin_p] = _custom_lin_transpose
+batching.batch_rules[custom_vjp_call_p] = _custom_vjp_call_batch
+
+
+class custom_vjp:
+    """A function with a hand-written VJP (JAX's ``custom_vjp``).
+
+    ::
+
+        @custom_vjp
+        def f(x): ...
+        def f_fwd(x): return f(x), residuals
+        def f_bwd(residuals, g): return (cotangent_for_x,)
+        f.defvjp(f_fwd, f_bwd)
+
+    ``bwd`` gets the ``nondiff_argnums`` arguments first, then the residuals and the output
+    cotangent, and returns a tuple with one cotangent per remaining argument (``None`` for zero).
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd: Callable | None = None
+        self.bwd: Callable | None = None
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+        """Register ``fwd(*args) -> (out, residuals)`` and ``bwd(*nondiff, residuals, g)``."""
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args):
+        name = getattr(self.fun, "__name__", "custom_vjp function")
+        if self.fwd is None:
+            raise AttributeError(f"No VJP defined for custom_vjp function {name}; use defvjp.")
+        static, dyn = _split_static(args, self.nondiff_argnums)
+        flat_args, in_tree = tree_flatten(tuple(dyn))
+        call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
+                                                  self.nondiff_argnums, len(args))
+        user_fwd, user_bwd = self.fwd, self.bwd
+        nargs = len(args)
+        nondiff = self.nondiff_argnums
+        res_tree_box = []
+
+        def flat_fwd(flat):
+            a = _merge_static(static, tree_unflatten(in_tree, list(flat)), nondiff, nargs)
+            pair = user_fwd(*a)
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(f"{name}: fwd must return a pair (output, residuals).")
+            out, res = pair
+            flat_out, tree = tree_flatten(out)
+            if tree != out_tree:
+                raise TypeError(f"{name}: fwd's output structure {tree} differs from the "
+                                f"function's {out_tree}.")
+            flat_res, res_tree = tree_flatten(res)
+            res_tree_box[:] = [res_tree]
+            return flat_out, [core.full_lower(r) for r in flat_res]
+
+        def flat_bwd(res, cts):
+            r = tree_unflatten(res_tree_box[0], list(res))
+            g = tree_unflatten(out_tree, list(cts))
+            out = user_bwd(*static, r, g)
+            if not isinstance(out, (tuple, list)):
+                raise TypeError(f"{name}: bwd must return a tuple with one cotangent per "
+                                "differentiable argument.")
+            if len(out) != len(dyn):
+                raise TypeError(f"{name}: bwd returned {len(out)} cotangents for {len(dyn)} "
+                                "arguments; return one per (differentiable) argument.")
+            leaves = []
+            for arg, c in zip(dyn, out):
+                arg_leaves, arg_tree = tree_flatten(arg)
+                if c is None:
+                    leaves.extend([None] * len(arg_leaves))
+                    continue
+                c_leaves, c_tree = tree_flatten(c)
+                if c_tree != arg_tree:
+                    raise TypeError(f"{name}: bwd returned a cotangent of structure {c_tree} "
+                                    f"for an argument of structure {arg_tree}.")
+                leaves.extend(c_leaves)
+            return leaves
+
+        outs = custom_vjp_call_p.bind(*consts, *flat_args, call_jaxpr=call_jaxpr, fwd=flat_fwd,
+                                      bwd=flat_bwd, num_consts=len(consts), name=name)
+        return tree_unflatten(out_tree, outs)
