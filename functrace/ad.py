@@ -250,7 +250,8 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
             linear_eqns.append(eqn)
             linear_vars.update(eqn.outvars)
         else:
-            outs = core.bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
+            with core.source_info(eqn.source_info):
+                outs = core.bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
             env.update(zip(eqn.outvars, outs if eqn.primitive.multiple_results else [outs]))
 
     ct_env: dict[Var, Any] = {}
@@ -276,7 +277,9 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
             raise NotImplementedError(
                 f"functrace cannot transpose '{eqn.primitive}' (reverse-mode differentiation "
                 "of it is not implemented).")
-        cts_in = rule(cts if eqn.primitive.multiple_results else cts[0], *invals, **eqn.params)
+        with core.source_info(eqn.source_info):
+            cts_in = rule(cts if eqn.primitive.multiple_results else cts[0], *invals,
+                          **eqn.params)
         for a, ct in zip(eqn.invars, cts_in):
             write_ct(a, ct)
 

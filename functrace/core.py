@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .config import config as _config
 
 # ---------------------------------------------------------------------------------------------
 # Abstract values
@@ -245,6 +246,36 @@ def abstract_eval(prim: Primitive, in_avals: Sequence[ShapedArray], params: dict
     return list(out) if prim.multiple_results else [out]
 
 
+def checked_abstract_eval(prim: Primitive, in_avals: Sequence[ShapedArray], params: dict
+                          ) -> list[ShapedArray]:
+    """``abstract_eval`` whose errors also name the user's line that applied ``prim``."""
+    try:
+        return abstract_eval(prim, in_avals, params)
+    except (TypeError, ValueError) as e:
+        where = user_frame_info()
+        if where is None or type(e) not in (TypeError, ValueError):
+            raise
+        raise type(e)(f"{e}\n  (in {prim} at {where})") from None
+
+
+def check_finite(primitive: Primitive, outs: Sequence[Any]) -> None:
+    """With ``debug_nans``/``debug_infs``: raise at the first primitive that produces one."""
+    for o in outs:
+        arr = np.asarray(o)
+        if not dtypes.is_inexact(arr.dtype):
+            continue
+        if _config.debug_nans and np.isnan(arr).any():
+            kind = "NaN"
+        elif _config.debug_infs and np.isinf(arr).any():
+            kind = "inf"
+        else:
+            continue
+        where = user_frame_info() or "an unknown location"
+        raise FloatingPointError(
+            f"{kind} produced by primitive '{primitive}' at {where}. (debug_{kind.lower()}s "
+            "is on; turn it off with functrace.config.update('debug_nans', False).)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Traces and tracers
 # ---------------------------------------------------------------------------------------------
@@ -341,6 +372,9 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.trace_stack = [MainTrace(0, EvalTrace)]
         self.dynamic_trace: MainTrace | None = None
+        # While a jaxpr's equations are re-bound (evaluation, transposition), new work is
+        # attributed to the user line that wrote the original equation.
+        self.source_info: str | None = None
 
 
 def _state() -> _ThreadState:
@@ -418,9 +452,12 @@ class EvalTrace(Trace):
 
     def process_primitive(self, primitive, values, params):
         # Type-check eagerly too, so a program that runs un-jitted also traces and compiles.
-        shape_rules[primitive](*map(get_aval, values), **params)
+        checked_abstract_eval(primitive, [get_aval(v) for v in values], params)
         out = impl_rules[primitive](*values, **params)
-        return out if primitive.multiple_results else [out]
+        outs = out if primitive.multiple_results else [out]
+        if _config.debug_nans or _config.debug_infs:
+            check_finite(primitive, outs)
+        return outs
 
 
 _thread_state = _ThreadState()
@@ -438,6 +475,9 @@ _SKIP_FILES = {"<frozen importlib._bootstrap>", os.path.dirname(os.__file__) + o
 
 def user_frame_info(skip_prefixes=_SKIP_FILE_PREFIXES) -> str | None:
     """``file:line (function)`` of the innermost frame that is the user's code, not ours."""
+    override = _thread_state.source_info
+    if override is not None:
+        return override
     frame = sys._getframe(1)
     while frame is not None:
         fname = frame.f_code.co_filename
@@ -466,13 +506,31 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
     def read(a):
         return a.val if isinstance(a, Literal) else env[a]
 
-    for eqn in jaxpr.eqns:
-        outs = bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
-        if eqn.primitive.multiple_results:
-            env.update(zip(eqn.outvars, outs))
-        else:
-            env[eqn.outvars[0]] = outs
+    st = _thread_state
+    prev = st.source_info
+    try:
+        for eqn in jaxpr.eqns:
+            st.source_info = eqn.source_info or prev
+            outs = bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
+            if eqn.primitive.multiple_results:
+                env.update(zip(eqn.outvars, outs))
+            else:
+                env[eqn.outvars[0]] = outs
+    finally:
+        st.source_info = prev
     return [read(v) for v in jaxpr.outvars]
+
+
+@contextmanager
+def source_info(info: str | None):
+    """Attribute the work done in the block to ``info`` (a user line) instead of the caller."""
+    st = _thread_state
+    prev = st.source_info
+    st.source_info = info or prev
+    try:
+        yield
+    finally:
+        st.source_info = prev
 
 
 class JaxprTypeError(TypeError):

@@ -21,6 +21,15 @@ from .tree_util import tree_flatten, tree_unflatten
 
 checkpoint_p = Primitive("checkpoint", multiple_results=True)
 
+# The identity on its operands, which program clean-ups may not see through.
+optimization_barrier_p = Primitive("optimization_barrier", multiple_results=True)
+core.shape_rules[optimization_barrier_p] = lambda *avals: list(avals)
+core.impl_rules[optimization_barrier_p] = lambda *xs: list(xs)
+ad.deflinear(optimization_barrier_p,
+             lambda cts, *xs: list(optimization_barrier_p.bind(*map(ad.instantiate, cts))))
+batching.batch_rules[optimization_barrier_p] = (
+    lambda vals, dims, axis_size: (optimization_barrier_p.bind(*vals), list(dims)))
+
 
 class checkpoint_policies:
     """Policies ``policy(primitive, *in_avals, **params) -> bool``: may this result be saved?"""
@@ -115,8 +124,12 @@ def _checkpoint_partial_eval(trace, tracers, *, call_jaxpr, policy, name):
 
 def _checkpoint_transpose(cts, *args, call_jaxpr, policy, name):
     linear_in = [is_undefined(a) for a in args]
+    saved = [a for a, lin in zip(args, linear_in) if not lin]
+    # Without the barrier, common-subexpression elimination would merge the recomputation
+    # with the forward pass and keep every intermediate alive: the memory saving would vanish.
+    fenced = iter(optimization_barrier_p.bind(*saved)) if saved else iter(())
     return ad.backward_pass(call_jaxpr.jaxpr, call_jaxpr.consts, linear_in,
-                            [None if lin else a for a, lin in zip(args, linear_in)], list(cts))
+                            [None if lin else next(fenced) for lin in linear_in], list(cts))
 
 
 def _checkpoint_batch(vals, dims, axis_size, *, call_jaxpr, policy, name):

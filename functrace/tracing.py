@@ -81,7 +81,7 @@ class JaxprTrace(core.Trace):
 
     def process_primitive(self, primitive, tracers, params):
         in_avals = [t.aval for t in tracers]
-        out_avals = core.abstract_eval(primitive, in_avals, params)
+        out_avals = core.checked_abstract_eval(primitive, in_avals, params)
         outs = [self.builder.new_tracer(self, a) for a in out_avals]
         self.builder.eqns.append(Eqn(primitive, [t.var for t in tracers],
                                      [t.var for t in outs], params, core.user_frame_info()))
