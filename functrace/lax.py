@@ -74,6 +74,8 @@ for _name in ("neg exp log log1p expm1 sin cos tan asin acos atan sinh cosh tanh
 for _name in "add sub mul div rem pow max min atan2 eq ne lt le gt ge and or xor".split():
     globals()[_name] = _binary(getattr(_ew, f"{_name}_p"))
 del _name
+# ``and``/``or``/``not`` are Python keywords: spell them as JAX does
+and_, or_, not_ = globals()["and"], globals()["or"], globals()["not"]
 
 
 def integer_pow(x, y: int):
