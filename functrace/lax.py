@@ -130,8 +130,9 @@ def transpose(x, permutation: Sequence[int]):
     return _st.transpose_p.bind(x, permutation=permutation)
 
 
-def reduce_sum(x, axes: Sequence[int]):
-    axes = tuple(sorted(int(a) for a in axes))
+def reduce_sum(x, axes: int | Sequence[int]):
+    """Sum over ``axes`` (an int or a sequence; negative axes count from the end)."""
+    axes = _red.normalize_axes(axes, core.get_aval(x).ndim)
     if not axes:
         return x
     return _red.reduce_sum_p.bind(x, axes=axes)
