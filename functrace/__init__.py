@@ -26,3 +26,5 @@ __version__ = "0.1.0"
 from .checking import check_grads, numerical_jacobian
 from .custom_derivatives import custom_jvp, custom_vjp
 from .remat import checkpoint, checkpoint_policies, remat
+from . import optim, viz
+from .viz import draw, to_dot
