@@ -118,8 +118,9 @@ def main() -> None:
         updates, state = opt.update(grads, state, params)
         return optim.apply_updates(params, updates), state, loss, grads
 
-    if hasattr(ft, "jit"):
-        train_step = ft.jit(train_step)
+    jit = getattr(ft, "jit", None)
+    if callable(jit):  # compile the whole step (forward scan, backward scan, Adam) at once
+        train_step = jit(train_step)
 
     start = time.perf_counter()
     first = None

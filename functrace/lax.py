@@ -138,6 +138,7 @@ def reduce_sum(x, axes: int | Sequence[int]):
     return _red.reduce_sum_p.bind(x, axes=axes)
 
 
+from .control_flow import *  # noqa: E402,F403
 from .ops.cumulative import *  # noqa: E402,F403
 from .ops.indexing import *  # noqa: E402,F403
 from .ops.linalg import *  # noqa: E402,F403

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from . import ad, batching, core, partial_eval
 from .ad import is_undefined
@@ -60,12 +61,32 @@ def partial_eval_jaxpr_remat(jaxpr: Jaxpr, in_unknowns: list[bool], policy: Call
     """
     unknown: set[Var] = {v for v, u in zip(jaxpr.invars, in_unknowns) if u}
     known_eqns, unknown_eqns = [], []
+    rename: dict[Var, Any] = {}  # outputs of split equations that forward another atom
+
+    def sub(a):
+        return rename.get(a, a) if isinstance(a, Var) else a
+
     for eqn in jaxpr.eqns:
-        if any(isinstance(a, Var) and a in unknown for a in eqn.invars):
+        if rename:
+            eqn = eqn.replace(invars=[sub(a) for a in eqn.invars])
+        uk = [isinstance(a, Var) and a in unknown for a in eqn.invars]
+        if not any(uk):
+            known_eqns.append(eqn)
+            continue
+        split = _split_eqn(eqn, unknown) if not all(uk) else None
+        if split is None:
             unknown_eqns.append(eqn)
             unknown.update(eqn.outvars)
-        else:
-            known_eqns.append(eqn)
+            continue
+        k_eqns, s_eqns, out_atoms, out_uk = split
+        known_eqns += k_eqns
+        unknown_eqns += s_eqns
+        for v, a, u in zip(eqn.outvars, out_atoms, out_uk):
+            if a is not v:
+                rename[v] = a
+            if u and isinstance(a, Var):
+                unknown.add(a)
+    jaxpr = Jaxpr(jaxpr.constvars, jaxpr.invars, [sub(a) for a in jaxpr.outvars], jaxpr.eqns)
     producer = {v: e for e in known_eqns for v in e.outvars}
     saved: dict[Var, None] = {}
     recompute: set[int] = set()
@@ -90,6 +111,38 @@ def partial_eval_jaxpr_remat(jaxpr: Jaxpr, in_unknowns: list[bool], policy: Call
     unknown_out = [v for v, u in zip(jaxpr.outvars, out_unknowns) if u]
     staged = Jaxpr((), residuals + unknown_in, unknown_out, recomputed + unknown_eqns)
     return known, staged, out_unknowns, len(residuals)
+
+
+def _inline(closed: ClosedJaxpr, in_atoms: list) -> tuple[list, list]:
+    """The equations of ``closed`` with fresh variables, its inputs bound to ``in_atoms``;
+    returns (equations, output atoms)."""
+    env: dict[Var, Any] = dict(zip(closed.jaxpr.invars, in_atoms))
+    eqns = []
+    for e in closed.jaxpr.eqns:
+        outs = [Var(v.aval) for v in e.outvars]
+        eqns.append(e.replace(invars=[env.get(a, a) if isinstance(a, Var) else a
+                                      for a in e.invars], outvars=outs))
+        env.update(zip(e.outvars, outs))
+    return eqns, [env.get(a, a) if isinstance(a, Var) else a for a in closed.jaxpr.outvars]
+
+
+def _split_eqn(eqn, unknown: set):
+    """Split an equation holding a sub-program (control flow) whose inputs are partly known
+    with its partial-evaluation rule: the known part runs in the forward pass, the rest is
+    staged. Returns (known eqns, staged eqns, an atom per output, which outputs are unknown),
+    or None to keep the equation whole."""
+    if eqn.primitive not in partial_eval.partial_eval_rules or eqn.primitive is checkpoint_p:
+        return None
+    ins = list(dict.fromkeys(a for a in eqn.invars if isinstance(a, Var)))
+    one = ClosedJaxpr(Jaxpr((), ins, eqn.outvars, [eqn]), ())
+    known, staged, out_uk, _ = partial_eval.partial_eval_jaxpr(one, [v in unknown for v in ins])
+    if known.consts:
+        return None
+    k_eqns, k_outs = _inline(known, [v for v in ins if v not in unknown])
+    n_known = len(out_uk) - sum(out_uk)
+    s_eqns, s_outs = _inline(staged, k_outs[n_known:] + [v for v in ins if v in unknown])
+    ko, so = iter(k_outs[:n_known]), iter(s_outs)
+    return k_eqns, s_eqns, [next(so) if u else next(ko) for u in out_uk], out_uk
 
 
 def _checkpoint_impl(*args, call_jaxpr, **_):

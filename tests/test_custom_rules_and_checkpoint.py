@@ -167,3 +167,25 @@ def test_saved_residuals_reports_shapes_and_bytes():
 def test_stop_gradient_blocks_derivatives():
     f = lambda x: x * lax.stop_gradient(x)
     assert ft.grad(f)(3.0) == 3.0
+
+
+def test_checkpoint_around_control_flow():
+    def step(c, x):
+        c = fnp.tanh(c * x + 0.5)
+        return c, c * c
+
+    xs = np.linspace(0.1, 0.9, 4)
+
+    def body_scan(c, xs):
+        return fnp.sum(lax.scan(step, c, xs)[1])
+
+    def body_cond(c, xs):
+        return fnp.sum(lax.cond(c > 0, lambda v: fnp.sin(v * c), lambda v: v * 2.0, xs))
+
+    def body_fori(c, xs):
+        return fnp.sum(lax.fori_loop(0, 3, lambda i, v: fnp.sin(v) * c, xs))
+
+    for body in (body_scan, body_cond, body_fori):
+        ft.check_grads(ft.checkpoint(body), (0.3, xs), order=2)
+        np.testing.assert_allclose(ft.grad(ft.checkpoint(body))(0.3, xs),
+                                   ft.grad(body)(0.3, xs), rtol=1e-12)
