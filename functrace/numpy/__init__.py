@@ -1,60 +1,126 @@
 """``functrace.numpy``: a NumPy-compatible namespace that works on arrays and tracers alike.
 
-Outside any transformation these functions return NumPy results; inside one they record
-primitives. Semantics follow NumPy 2 (NEP 50 promotion, float64 default, float32 preserved).
+Outside any transformation these functions return NumPy results (arrays and NumPy scalars with
+NumPy's dtypes); inside one they record lax primitives. Semantics follow NumPy 2: NEP 50
+promotion (Python scalars are weak), float64 by default, float32 preserved, ``sum`` of int32 is
+int64, ``mean`` and ``sin`` of integers are float64.
+
+Modules: ``_ufuncs`` (elementwise), ``_reductions``, ``_shape``, ``_creation``, ``_dot``
+(products and einsum), ``_indexing`` (``x[idx]``, ``x.at[idx]``, take), ``_sorting``,
+``linalg``; ``_tracer_methods`` makes tracers behave like ndarrays and routes NumPy's own
+functions (``np.sin(tracer)``) here.
 """
 
 from __future__ import annotations
 
+import builtins as _builtins
+
 import numpy as _np
 
-from .. import lax as _lax
-from ._base import asarray_or_tracer as _arr
-from ._base import elementwise as _elementwise
-from ._base import normalize_axes as _normalize_axes
-from ._base import promote_args as _promote_args
+from .. import dtypes as _dtypes
+from ..core import Tracer as _Tracer
+from . import (
+    _creation,
+    _dot,
+    _functions,
+    _indexing,
+    _reductions,
+    _shape,
+    _sorting,
+    _ufuncs,
+    linalg,
+)
+from ._creation import *  # noqa: F403
+from ._dot import *  # noqa: F403
+from ._errors import ConcretizationTypeError, NonConcreteBooleanIndexError
+from ._functions import *  # noqa: F403
+from ._indexing import *  # noqa: F403
+from ._reductions import *  # noqa: F403
+from ._shape import *  # noqa: F403
+from ._sorting import *  # noqa: F403
+from ._ufuncs import *  # noqa: F403
 
-pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, None
-float32, float64, int32, int64, bool_ = (_np.float32, _np.float64, _np.int32, _np.int64,
-                                         _np.bool_)
+# --- constants and dtypes ---------------------------------------------------------------------
+
+pi, e, inf, nan, newaxis, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, None, _np.euler_gamma
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
 complex64, complex128 = _np.complex64, _np.complex128
+bool_ = bool = _np.bool_  # noqa: A001
+int_, uint, intp, single, double = _np.int_, _np.uint, _np.intp, _np.single, _np.double
+generic, number, inexact, floating, complexfloating = (_np.generic, _np.number, _np.inexact,
+                                                       _np.floating, _np.complexfloating)
+integer, signedinteger, unsignedinteger = _np.integer, _np.signedinteger, _np.unsignedinteger
+dtype, finfo, iinfo, issubdtype, promote_types, can_cast = (
+    _np.dtype, _np.finfo, _np.iinfo, _np.issubdtype, _np.promote_types, _np.can_cast)
 
 
-def _float_unary(lax_fn, name):
-    def f(x):
-        return _elementwise(lax_fn, x, to_inexact=True)
-
-    f.__name__ = name
-    f.__doc__ = f"Elementwise ``numpy.{name}``."
-    return f
+class _ArrayMeta(type):
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, (_np.ndarray, _Tracer))
 
 
-sin = _float_unary(_lax.sin, "sin")
-cos = _float_unary(_lax.cos, "cos")
-exp = _float_unary(_lax.exp, "exp")
-log = _float_unary(_lax.log, "log")
-tanh = _float_unary(_lax.tanh, "tanh")
+class ndarray(metaclass=_ArrayMeta):
+    """For ``isinstance(x, functrace.numpy.ndarray)``: true of NumPy arrays and tracers."""
 
 
-def add(x, y):
-    """Elementwise ``numpy.add``."""
-    return _elementwise(_lax.add, x, y)
+def result_type(*arrays_and_dtypes) -> _np.dtype:
+    """``numpy.result_type`` (NEP 50; accepts tracers)."""
+    return _dtypes.result_type(*[_np.dtype(a) if isinstance(a, type) else a
+                                 for a in arrays_and_dtypes])
 
 
-def multiply(x, y):
-    """Elementwise ``numpy.multiply``."""
-    return _elementwise(_lax.mul, x, y)
+def iscomplexobj(x) -> bool:
+    """Whether ``x`` has a complex dtype (``numpy.iscomplexobj``)."""
+    return _dtypes.is_complex(_dtypes.result_type(x if not isinstance(x, (list, tuple))
+                                                  else asarray(x)))  # noqa: F405
 
 
-def sum(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.sum``."""
-    a = _arr(a)
-    axes = _normalize_axes(axis, a.ndim)
-    out = _lax.reduce_sum(a, axes)
-    if keepdims:
-        out = _lax.reshape(out, [1 if i in axes else d for i, d in enumerate(a.shape)])
-    return out
+def isrealobj(x) -> bool:
+    """Whether ``x`` has a non-complex dtype (``numpy.isrealobj``)."""
+    return not iscomplexobj(x)
 
+
+def isscalar(element) -> bool:
+    """``numpy.isscalar``; a 0-d tracer counts as a scalar (as in JAX)."""
+    if isinstance(element, _Tracer):
+        return element.aval.ndim == 0
+    return _np.isscalar(element)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``numpy.allclose`` (a Python bool outside transformations)."""
+    out = all(isclose(a, b, rtol, atol, equal_nan))  # noqa: F405
+    return out if isinstance(out, _Tracer) else _builtins.bool(out)
+
+
+def array_equal(a1, a2, equal_nan=False):
+    """``numpy.array_equal``: same shape and equal entries."""
+    a1, a2 = asarray(a1), asarray(a2)  # noqa: F405
+    if shape(a1) != shape(a2):  # noqa: F405
+        return False
+    eq = equal(a1, a2)  # noqa: F405
+    if equal_nan:
+        eq = logical_or(eq, logical_and(isnan(a1), isnan(a2)))  # noqa: F405
+    out = all(eq)  # noqa: F405
+    return out if isinstance(out, _Tracer) else _builtins.bool(out)
+
+
+__all__ = sorted(
+    {name for module in (_creation, _dot, _functions, _indexing, _reductions, _shape, _sorting,
+                         _ufuncs) for name in module.__all__}
+    | {"linalg", "pi", "e", "inf", "nan", "newaxis", "euler_gamma", "float16", "float32",
+       "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+       "complex64", "complex128", "bool_", "bool", "int_", "uint", "intp", "single", "double",
+       "generic", "number", "inexact", "floating", "complexfloating", "integer",
+       "signedinteger", "unsignedinteger", "dtype", "finfo", "iinfo", "issubdtype",
+       "promote_types", "can_cast", "ndarray", "result_type", "iscomplexobj", "isrealobj",
+       "isscalar", "allclose", "array_equal", "ConcretizationTypeError",
+       "NonConcreteBooleanIndexError"})
+
+# NumPy functions routed here by Tracer.__array_function__/__array_ufunc__, by name.
+_exports = {name: globals()[name] for name in __all__ if callable(globals()[name])}
 
 from . import _tracer_methods  # noqa: E402
 

@@ -1,32 +1,53 @@
-"""NumPy semantics on top of lax: NEP 50 promotion and explicit broadcasting.
+"""NumPy semantics on top of lax: operand conversion, NEP 50 promotion, explicit broadcasting,
+axis normalisation and the conventions every ``functrace.numpy`` module shares.
 
-Every ``functrace.numpy`` function funnels its array operands through ``promote_args`` (dtype
-promotion, Python scalars weak) and ``broadcast_arrays`` (NumPy broadcasting made explicit with
-``broadcast_in_dim``), then calls one lax function per primitive.
+Conventions:
+- An *array* here is a ``Tracer``, a NumPy array or a NumPy scalar; ``asarray`` turns anything
+  else (Python scalars, nested lists, lists holding tracers) into one.
+- Python scalars stay *weak* (NEP 50) only where NumPy keeps them weak: the ufunc-like
+  functions, ``where`` and ``clip``. Everything else converts them with ``asarray`` first.
+- Outside a transformation, 0-d results are returned as NumPy scalars (``scalarize``) as NumPy
+  does for ufuncs and reductions.
 """
 
 from __future__ import annotations
+
+import functools
+import math
+import operator
+from typing import Any
 
 import numpy as np
 
 from .. import core, dtypes, lax
 from ..core import Tracer
 
+PY_SCALARS = (bool, int, float, complex)
+_ARRAY_TYPES = (Tracer, np.ndarray, np.generic)
 
-def is_py_scalar(x) -> bool:
-    return type(x) in (bool, int, float, complex)
+
+def is_py_scalar(x: Any) -> bool:
+    """Whether ``x`` is a Python bool, int, float or complex (a weak scalar)."""
+    return type(x) in PY_SCALARS
 
 
-def asarray_or_tracer(x):
-    """Tracers and NumPy arrays pass through; scalars and nested lists become NumPy arrays."""
-    if isinstance(x, (Tracer, np.ndarray)):
-        return x
-    if isinstance(x, np.generic):
-        return np.asarray(x)
-    if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat_list(x)):
-        from . import stack
-        return stack([asarray_or_tracer(e) for e in x])
-    return np.asarray(x)
+def is_tracer(x: Any) -> bool:
+    """Whether ``x`` is a traced value."""
+    return isinstance(x, Tracer)
+
+
+def asarray(x: Any, dtype: Any = None):
+    """``x`` as an array: tracers and NumPy arrays pass through (cast to ``dtype`` if given);
+    Python scalars and nested lists become NumPy arrays; lists holding tracers are stacked."""
+    if not isinstance(x, _ARRAY_TYPES):
+        if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat_list(x)):
+            from ._shape import stack
+            x = stack([asarray(e) for e in x])
+        else:
+            return np.asarray(x, dtype)
+    if dtype is not None:
+        return cast(x, np.dtype(dtype))
+    return x
 
 
 def _flat_list(x):
@@ -37,12 +58,76 @@ def _flat_list(x):
             yield e
 
 
-def shape_of(x) -> tuple[int, ...]:
-    return core.get_aval(x).shape if not is_py_scalar(x) else ()
+class _ArrayInfo:
+    """Shape and dtype of a NumPy array, read without building (and validating) an aval: the
+    hot eager path. The primitives still type-check their operands when they are applied."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, x: np.ndarray):
+        self.shape = x.shape
+        self.dtype = x.dtype
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
 
 
-def dtype_of(x) -> np.dtype:
-    return core.get_aval(x).dtype
+def aval_of(x: Any):
+    """Shape/dtype/ndim/size of an array or tracer (cheaply for NumPy arrays)."""
+    if type(x) is np.ndarray:
+        return _ArrayInfo(x)
+    return core.get_aval(x)
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array, tracer or Python scalar."""
+    return () if is_py_scalar(x) else aval_of(x).shape
+
+
+def ndim_of(x: Any) -> int:
+    """The number of dimensions of an array, tracer or Python scalar."""
+    return len(shape_of(x))
+
+
+def dtype_of(x: Any) -> np.dtype:
+    """The dtype of an array or tracer."""
+    return x.dtype if type(x) is np.ndarray else core.get_aval(x).dtype
+
+
+def cast(x: Any, dtype: np.dtype):
+    """``x`` converted to ``dtype`` (a no-op when it already has it)."""
+    if is_py_scalar(x):
+        return np.asarray(x, dtype)[()]
+    if not isinstance(x, _ARRAY_TYPES):
+        x = asarray(x)
+    if dtype_of(x) == dtype:
+        return x
+    return lax.convert_element_type(x, dtype)
+
+
+def staging() -> bool:
+    """True while a function is being staged into a jaxpr (``make_jaxpr``/``jit``): then even
+    operations on constants must be recorded rather than run."""
+    return core._state().dynamic_trace is not None
+
+
+def scalarize(x: Any):
+    """0-d NumPy arrays become NumPy scalars, as NumPy returns them from reductions."""
+    if type(x) is np.ndarray and x.ndim == 0:
+        return x[()]
+    return x
+
+
+def concrete_value(x: Any):
+    """The NumPy value of ``x`` if it is known (also for tracers over known values), else None."""
+    if isinstance(x, Tracer):
+        return x.concrete_value()
+    return np.asarray(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Promotion and broadcasting
+# ---------------------------------------------------------------------------------------------
 
 
 def promote_dtype(*args) -> np.dtype:
@@ -50,7 +135,7 @@ def promote_dtype(*args) -> np.dtype:
     return dtypes.result_type(*args)
 
 
-def promote_args(*args, to_inexact: bool = False):
+def promote_args(*args, to_inexact: bool = False) -> list:
     """Cast operands to their common dtype (Python scalars adapt to the arrays)."""
     dtype = promote_dtype(*args)
     if to_inexact:
@@ -58,38 +143,39 @@ def promote_args(*args, to_inexact: bool = False):
     return [cast(a, dtype) for a in args]
 
 
-def cast(x, dtype):
-    if is_py_scalar(x):
-        return np.asarray(x, dtype)
-    x = asarray_or_tracer(x)
-    if dtype_of(x) == dtype:
-        return x
-    return lax.convert_element_type(x, dtype)
+@functools.lru_cache(maxsize=4096)
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's broadcast of ``shapes``; ValueError naming them when they do not broadcast."""
+    ndim = max(map(len, shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, d in enumerate(s, ndim - len(s)):
+            if d != out[i]:
+                if out[i] == 1:
+                    out[i] = d
+                elif d != 1:
+                    raise ValueError(
+                        "operands could not be broadcast together with shapes "
+                        + " ".join(str(tuple(s)) for s in shapes))
+    return tuple(out)
 
 
-def broadcast_shapes(*shapes) -> tuple[int, ...]:
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ValueError(
-            "operands could not be broadcast together with shapes "
-            + " ".join(str(tuple(s)) for s in shapes)) from None
-
-
-def broadcast_to(x, shape):
+def broadcast_to(x: Any, shape: tuple[int, ...]):
+    """``x`` broadcast to ``shape`` NumPy-style (trailing axes aligned)."""
     shape = tuple(shape)
-    if shape_of(x) == shape:
+    if is_py_scalar(x):
+        return lax.full(shape, x, np.asarray(x).dtype)
+    xs = core.get_aval(x).shape
+    if xs == shape:
         return x
-    xs = shape_of(x)
-    if len(xs) > len(shape):
+    if len(xs) > len(shape) or broadcast_shapes(xs, shape) != shape:
         raise ValueError(f"cannot broadcast an array of shape {xs} to shape {shape}")
-    broadcast_shapes(xs, shape)
-    # axes of size 1 that must stretch are squeezed first so broadcast_in_dim sees them as new
     lead = len(shape) - len(xs)
     return lax.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
-def broadcast_arrays(*args):
+def broadcast_arrays(*args) -> list:
+    """The arrays broadcast to their common shape (NumPy rules)."""
     shape = broadcast_shapes(*[shape_of(a) for a in args])
     return [broadcast_to(a, shape) for a in args]
 
@@ -100,19 +186,45 @@ def elementwise(lax_fn, *args, to_inexact: bool = False):
     return lax_fn(*broadcast_arrays(*args))
 
 
-def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:
-    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
-        raise np.exceptions.AxisError(f"{what} {axis} is out of bounds for array of dimension "
-                                      f"{ndim}")
-    return axis % ndim if ndim else 0
+# ---------------------------------------------------------------------------------------------
+# Axes
+# ---------------------------------------------------------------------------------------------
 
 
-def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+def normalize_axis(axis: Any, ndim: int, what: str = "axis") -> int:
+    """``axis`` in ``[0, ndim)``; NumPy's AxisError when out of range."""
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(
+            f"{what} {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
+
+
+def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, int or sequence) as a tuple of distinct non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (tuple, list)):
-        axes = tuple(normalize_axis(int(a), ndim) for a in axis)
+        axes = tuple(normalize_axis(a, ndim) for a in axis)
         if len(set(axes)) != len(axes):
             raise ValueError(f"duplicate value in 'axis': {axis}")
         return axes
-    return (normalize_axis(int(axis), ndim),)
+    return (normalize_axis(axis, ndim),)
+
+
+def canonical_shape(shape: Any) -> tuple[int, ...]:
+    """A shape argument (int or sequence of ints) as a tuple of Python ints."""
+    if isinstance(shape, (tuple, list)):
+        return tuple(operator.index(d) for d in shape)
+    return (operator.index(shape),)
+
+
+def check_unsupported(name: str, **kwargs) -> None:
+    """Raise for NumPy keyword arguments functrace does not implement (``out=`` etc.)."""
+    for k, v in kwargs.items():
+        if v is not None:
+            raise NotImplementedError(f"functrace.numpy.{name} does not support the {k!r} "
+                                      "argument (arrays are immutable; use the return value).")

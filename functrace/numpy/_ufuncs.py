@@ -1,0 +1,652 @@
+"""Elementwise functions (NumPy's ufuncs and their non-ufunc relatives) on arrays and tracers.
+
+Each ufunc asks NumPy itself which inner loop it would run for the operand dtypes
+(``ufunc.resolve_dtypes``, cached; Python scalars passed as weak ``int``/``float``/``complex``),
+so functrace's result dtypes are NumPy's by construction: ``sin`` of int32 is float64, ``//`` of
+bools is int8, ``floor`` of ints stays integer. The operands are cast to the loop's input dtypes,
+broadcast to one shape, and handed to a small implementation written with lax functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import core, dtypes, lax
+from ..core import Tracer
+from ._base import (
+    asarray,
+    broadcast_shapes,
+    cast,
+    check_unsupported,
+    dtype_of,
+    is_py_scalar,
+)
+
+_WEAK_KEYS = {bool: dtypes.bool_, int: int, float: float, complex: complex}
+_ARRAYS = (Tracer, np.ndarray, np.generic)
+
+# lax names these after Python keywords
+_and, _or, _not = getattr(lax, "and"), getattr(lax, "or"), getattr(lax, "not")
+
+
+@functools.cache
+def _loop_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
+    return ufunc.resolve_dtypes(keys + (None,) * ufunc.nout)
+
+
+def _operands(ufunc: np.ufunc, args: tuple) -> list:
+    """``args`` cast to the dtypes of NumPy's loop for them and broadcast to one shape."""
+    keys, vals, shapes = [], [], []
+    for x in args:
+        key = _WEAK_KEYS.get(type(x))
+        if key is not None:  # a weak Python scalar
+            shape = None
+        elif type(x) is np.ndarray:  # the common eager case, without building an aval
+            key, shape = x.dtype, x.shape
+        else:
+            if not isinstance(x, _ARRAYS):
+                x = asarray(x)
+            aval = core.get_aval(x)
+            key, shape = aval.dtype, aval.shape
+        keys.append(key)
+        vals.append(x)
+        shapes.append(shape)
+    loop = _loop_dtypes(ufunc, *keys)
+    known = [s for s in shapes if s is not None]
+    out_shape = known[0] if known and known.count(known[0]) == len(known) else (
+        broadcast_shapes(*known))
+    out = []
+    for x, key, shape, dt in zip(vals, keys, shapes, loop):
+        if shape is None:
+            out.append(lax.full(out_shape, x, dt))
+            continue
+        if key != dt:
+            x = lax.convert_element_type(x, dt)
+        if shape != out_shape:
+            lead = len(out_shape) - len(shape)
+            x = lax.broadcast_in_dim(x, out_shape, tuple(range(lead, len(out_shape))))
+        out.append(x)
+    return out
+
+
+def _defufunc(ufunc: np.ufunc, impl: Callable) -> Callable:
+    """Define ``functrace.numpy.<ufunc name>`` from ``impl(*operands)``; operands arrive with
+    equal shapes and the dtypes of NumPy's inner loop for the arguments."""
+    if ufunc.nin == 1:
+        def fn(x, /):
+            out = impl(*_operands(ufunc, (x,)))
+            return out[()] if type(out) is np.ndarray and not out.shape else out
+    else:
+        def fn(x1, x2, /):
+            out = impl(*_operands(ufunc, (x1, x2)))
+            return out[()] if type(out) is np.ndarray and not out.shape else out
+    fn.__name__ = fn.__qualname__ = ufunc.__name__
+    fn.__doc__ = f"Elementwise ``numpy.{ufunc.__name__}`` (NumPy's dtypes and broadcasting)."
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Small lax-level helpers (operands already share shape and dtype)
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_intlike(x) -> bool:
+    dt = dtype_of(x)
+    return dtypes.is_integer(dt) or dtypes.is_bool(dt)
+
+
+def _is_unsigned(x) -> bool:
+    return np.issubdtype(dtype_of(x), np.unsignedinteger)
+
+
+def _zeros(x):
+    return lax.full_like(x, 0)
+
+
+def _bool_full(x, value: bool):
+    return lax.full(core.get_aval(x).shape, value, dtypes.bool_)
+
+
+def _isnan(x):
+    return lax.ne(x, x)
+
+
+def _signbit(x):
+    # atan2(x, -1) is +-pi at +-0, so its sign is the sign bit also for zeros
+    return lax.lt(lax.atan2(x, lax.full_like(x, -1)), lax.full_like(x, 0))
+
+
+def _copysign(x, y):
+    ax = lax.abs(x)
+    return lax.select(_signbit(y), lax.neg(ax), ax)
+
+
+def _trunc(x):
+    if _is_intlike(x):
+        return x
+    return lax.select(lax.lt(x, _zeros(x)), lax.ceil(x), lax.floor(x))
+
+
+def _int_floor_divide(a, b):
+    q = lax.div(a, b)  # rounds toward zero
+    if not _is_unsigned(a):
+        zero = _zeros(a)
+        r = lax.rem(a, b)
+        fix = _and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(b, zero)))
+        q = lax.select(fix, lax.sub(q, lax.full_like(q, 1)), q)
+    return lax.select(lax.eq(b, _zeros(b)), _zeros(q), q)
+
+
+def _float_floor_divide(a, b):
+    # NumPy's npy_divmod: exact in the cases where floor(a / b) is off by one
+    zero = _zeros(a)
+    mod = lax.rem(a, b)
+    div = lax.div(lax.sub(a, mod), b)
+    adjust = _and(lax.ne(mod, zero), lax.ne(lax.lt(b, zero), lax.lt(mod, zero)))
+    div = lax.select(adjust, lax.sub(div, lax.full_like(div, 1)), div)
+    floordiv = lax.floor(div)
+    round_up = lax.gt(lax.sub(div, floordiv), lax.full_like(div, 0.5))
+    floordiv = lax.select(round_up, lax.add(floordiv, lax.full_like(div, 1)), floordiv)
+    nonzero_div = lax.select(lax.eq(div, zero), _copysign(zero, lax.div(a, b)), floordiv)
+    return lax.select(lax.eq(b, zero), lax.div(a, b), nonzero_div)
+
+
+def _floor_divide(a, b):
+    return _int_floor_divide(a, b) if _is_intlike(a) else _float_floor_divide(a, b)
+
+
+def _remainder(a, b):
+    zero = _zeros(a)
+    mod = lax.rem(a, b)
+    if _is_intlike(a):
+        if _is_unsigned(a):
+            return mod
+        wrong_sign = _and(lax.ne(mod, zero), lax.ne(lax.lt(mod, zero), lax.lt(b, zero)))
+        return lax.select(wrong_sign, lax.add(mod, b), mod)
+    wrong_sign = _and(lax.ne(mod, zero), lax.ne(lax.lt(b, zero), lax.lt(mod, zero)))
+    mod = lax.select(wrong_sign, lax.add(mod, b), mod)
+    # NumPy's zero takes b's sign; subtracting (mod - mod), which is +0 and carries mod's
+    # tangent, keeps that sign and JAX's derivative (1 in x) at exact multiples too
+    zero_like_mod = lax.sub(lax.stop_gradient(mod), mod)
+    signed_zero = lax.select(lax.eq(mod, zero), lax.sub(_copysign(zero, b), zero_like_mod), mod)
+    return lax.select(lax.eq(b, zero), lax.rem(a, b), signed_zero)
+
+
+def _int_power(x, y):
+    """``x ** y`` elementwise for integer arrays, by binary exponentiation over y's bits."""
+    zero, one = _zeros(y), lax.full_like(x, 1)
+    if not _is_unsigned(y):
+        negative = lax.lt(y, zero)
+        y = lax.select(negative, zero, y)
+    acc, base = one, x
+    for _ in range(np.iinfo(dtype_of(y)).bits):
+        odd = lax.ne(lax.rem(y, lax.full_like(y, 2)), zero)
+        acc = lax.select(odd, lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        y = lax.div(y, lax.full_like(y, 2))
+    return acc
+
+
+def _power(x, y):
+    if not _is_intlike(x):
+        return lax.pow(x, y)
+    if not isinstance(y, Tracer) and np.any(np.asarray(y) < 0):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return _int_power(x, y)
+
+
+def _python_int_power(x, n: int):
+    """``x ** n`` for a Python int ``n``: one ``integer_pow`` (exact, cheap derivative)."""
+    x = asarray(x)
+    dt = _loop_dtypes(np.power, dtype_of(x), int)[0]
+    np.asarray(n, dt)  # NumPy's OverflowError for an exponent the dtype cannot hold
+    x = cast(x, dt)
+    if dtypes.is_integer(dt) and n < 0:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    if n == 0:
+        return lax.full_like(x, 1)
+    return lax.integer_pow(x, n)
+
+
+def _shift_amounts(x) -> list[int]:
+    """Powers of two whose sum reaches every meaningful shift of x's integer type."""
+    bits = np.iinfo(dtype_of(x)).bits
+    return [1 << k for k in range(bits.bit_length() - 1)]
+
+
+def _left_shift(x, s):
+    zero = _zeros(s)
+    out = x
+    for amount in _shift_amounts(x):
+        take = lax.ne(_and(s, lax.full_like(s, amount)), zero)
+        out = lax.select(take, lax.mul(out, lax.full_like(out, 1 << amount)), out)
+    too_far = lax.ge(s, lax.full_like(s, np.iinfo(dtype_of(x)).bits))
+    return lax.select(too_far, _zeros(x), out)
+
+
+def _right_shift(x, s):
+    zero = _zeros(s)
+    out = x
+    for amount in _shift_amounts(x):
+        take = lax.ne(_and(s, lax.full_like(s, amount)), zero)
+        out = lax.select(take, _int_floor_divide(out, lax.full_like(out, 1 << amount)), out)
+    too_far = lax.ge(s, lax.full_like(s, np.iinfo(dtype_of(x)).bits))
+    if _is_unsigned(x):
+        return lax.select(too_far, _zeros(x), out)
+    fill = lax.select(lax.lt(x, _zeros(x)), lax.full_like(x, -1), _zeros(x))
+    return lax.select(too_far, fill, out)
+
+
+def _fmax_fmin(lax_fn):
+    def impl(x, y):
+        if _is_intlike(x):
+            return lax_fn(x, y)
+        return lax.select(_isnan(y), x, lax.select(_isnan(x), y, lax_fn(x, y)))
+    return impl
+
+
+def _hypot(x, y):
+    ax, ay = lax.abs(x), lax.abs(y)
+    big, small = lax.max(ax, ay), lax.min(ax, ay)
+    zero = _zeros(big)
+    safe_big = lax.select(lax.eq(big, zero), lax.full_like(big, 1), big)
+    ratio = lax.div(small, safe_big)
+    out = lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
+    out = lax.select(lax.eq(big, zero), zero, out)
+    inf = lax.full_like(big, np.inf)
+    return lax.select(lax.eq(big, inf), inf, out)
+
+
+def _logaddexp(x, y, base2: bool = False):
+    amax = lax.max(x, y)
+    delta = lax.sub(x, y)
+    nan_delta = _isnan(delta)
+    safe = lax.select(nan_delta, _zeros(delta), lax.neg(lax.abs(delta)))
+    if base2:
+        tail = lax.div(lax.log1p(lax.pow(lax.full_like(safe, 2), safe)),
+                       lax.full_like(safe, math.log(2)))
+    else:
+        tail = lax.log1p(lax.exp(safe))
+    return lax.select(nan_delta, lax.add(x, y), lax.add(amax, tail))
+
+
+def _heaviside(x, h):
+    zero, one = _zeros(x), lax.full_like(x, 1)
+    out = lax.select(lax.lt(x, zero), zero, lax.select(lax.gt(x, zero), one, h))
+    return lax.select(_isnan(x), x, out)
+
+
+def _bool_or_num(bool_fn, num_fn):
+    return lambda x, y: bool_fn(x, y) if dtypes.is_bool(dtype_of(x)) else num_fn(x, y)
+
+
+def _scale(c: float):
+    return lambda x: lax.mul(x, lax.full_like(x, c))
+
+
+def _absolute(x):
+    dt = dtype_of(x)
+    if dtypes.is_complex(dt):
+        _complex_unsupported("absolute")
+    return x if _is_unsigned(x) or dtypes.is_bool(dt) else lax.abs(x)
+
+
+def _conjugate(x):
+    return _complex_unsupported("conjugate") if dtypes.is_complex(dtype_of(x)) else x
+
+
+def _float_test(fn, int_answer: bool):
+    """A floating-point predicate (isnan...); integers give the constant ``int_answer``."""
+    return lambda x: _bool_full(x, int_answer) if _is_intlike(x) else fn(x)
+
+
+def _logical(fn):
+    """NumPy's logical ufuncs have loops for every dtype: nonzero means True."""
+    def impl(*xs):
+        return fn(*[x if dtypes.is_bool(dtype_of(x)) else lax.convert_element_type(
+            x, dtypes.bool_) for x in xs])
+    return impl
+
+
+def _int_identity(fn):
+    return lambda x: x if _is_intlike(x) else fn(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ufuncs
+# ---------------------------------------------------------------------------------------------
+
+negative = _defufunc(np.negative, lax.neg)
+positive = _defufunc(np.positive, lambda x: x)
+absolute = abs = _defufunc(np.absolute, _absolute)  # noqa: A001 - NumPy's alias
+fabs = _defufunc(np.fabs, lax.abs)
+sign = _defufunc(np.sign, lax.sign)
+exp = _defufunc(np.exp, lax.exp)
+exp2 = _defufunc(np.exp2, lambda x: lax.pow(lax.full_like(x, 2), x))
+expm1 = _defufunc(np.expm1, lax.expm1)
+log = _defufunc(np.log, lax.log)
+log2 = _defufunc(np.log2, lambda x: lax.div(lax.log(x), lax.full_like(x, math.log(2))))
+log10 = _defufunc(np.log10, lambda x: lax.div(lax.log(x), lax.full_like(x, math.log(10))))
+log1p = _defufunc(np.log1p, lax.log1p)
+sqrt = _defufunc(np.sqrt, lax.sqrt)
+cbrt = _defufunc(np.cbrt, lax.cbrt)
+square = _defufunc(np.square, lambda x: lax.integer_pow(x, 2))
+reciprocal = _defufunc(np.reciprocal, lambda x: lax.div(lax.full_like(x, 1), x))
+sin = _defufunc(np.sin, lax.sin)
+cos = _defufunc(np.cos, lax.cos)
+tan = _defufunc(np.tan, lax.tan)
+arcsin = asin = _defufunc(np.arcsin, lax.asin)
+arccos = acos = _defufunc(np.arccos, lax.acos)
+arctan = atan = _defufunc(np.arctan, lax.atan)
+sinh = _defufunc(np.sinh, lax.sinh)
+cosh = _defufunc(np.cosh, lax.cosh)
+tanh = _defufunc(np.tanh, lax.tanh)
+arcsinh = asinh = _defufunc(np.arcsinh, lax.asinh)
+arccosh = acosh = _defufunc(np.arccosh, lax.acosh)
+arctanh = atanh = _defufunc(np.arctanh, lax.atanh)
+floor = _defufunc(np.floor, _int_identity(lax.floor))
+ceil = _defufunc(np.ceil, _int_identity(lax.ceil))
+trunc = _defufunc(np.trunc, _trunc)
+rint = _defufunc(np.rint, _int_identity(lax.round))
+isfinite = _defufunc(np.isfinite, _float_test(lax.is_finite, True))
+isnan = _defufunc(np.isnan, _float_test(_isnan, False))
+isinf = _defufunc(np.isinf, _float_test(lambda x: lax.eq(lax.abs(x), lax.full_like(x, np.inf)),
+                                        False))
+signbit = _defufunc(np.signbit, _signbit)
+deg2rad = radians = _defufunc(np.deg2rad, _scale(math.pi / 180))
+rad2deg = degrees = _defufunc(np.rad2deg, _scale(180 / math.pi))
+logical_not = _defufunc(np.logical_not, _logical(_not))
+invert = bitwise_not = bitwise_invert = _defufunc(np.invert, _not)
+conjugate = conj = _defufunc(np.conjugate, _conjugate)
+
+add = _defufunc(np.add, _bool_or_num(_or, lax.add))
+subtract = _defufunc(np.subtract, lax.sub)
+multiply = _defufunc(np.multiply, _bool_or_num(_and, lax.mul))
+divide = true_divide = _defufunc(np.divide, lax.div)
+floor_divide = _defufunc(np.floor_divide, _floor_divide)
+remainder = mod = _defufunc(np.remainder, _remainder)
+fmod = _defufunc(np.fmod, lax.rem)
+float_power = _defufunc(np.float_power, lax.pow)
+maximum = _defufunc(np.maximum, lax.max)
+minimum = _defufunc(np.minimum, lax.min)
+fmax = _defufunc(np.fmax, _fmax_fmin(lax.max))
+fmin = _defufunc(np.fmin, _fmax_fmin(lax.min))
+arctan2 = atan2 = _defufunc(np.arctan2, lax.atan2)
+hypot = _defufunc(np.hypot, _hypot)
+logaddexp = _defufunc(np.logaddexp, _logaddexp)
+logaddexp2 = _defufunc(np.logaddexp2, functools.partial(_logaddexp, base2=True))
+copysign = _defufunc(np.copysign, _copysign)
+heaviside = _defufunc(np.heaviside, _heaviside)
+equal = _defufunc(np.equal, lax.eq)
+not_equal = _defufunc(np.not_equal, lax.ne)
+less = _defufunc(np.less, lax.lt)
+less_equal = _defufunc(np.less_equal, lax.le)
+greater = _defufunc(np.greater, lax.gt)
+greater_equal = _defufunc(np.greater_equal, lax.ge)
+logical_and = _defufunc(np.logical_and, _logical(_and))
+logical_or = _defufunc(np.logical_or, _logical(_or))
+logical_xor = _defufunc(np.logical_xor, _logical(lax.xor))
+bitwise_and = _defufunc(np.bitwise_and, _and)
+bitwise_or = _defufunc(np.bitwise_or, _or)
+bitwise_xor = _defufunc(np.bitwise_xor, lax.xor)
+left_shift = bitwise_left_shift = _defufunc(np.left_shift, _left_shift)
+right_shift = bitwise_right_shift = _defufunc(np.right_shift, _right_shift)
+_power_ufunc = _defufunc(np.power, _power)
+
+
+def power(x1, x2, /):
+    """``numpy.power``; a Python int exponent becomes one exact ``integer_pow``."""
+    if type(x2) is int and not is_py_scalar(x1):
+        return _python_int_power(x1, x2)
+    return _power_ufunc(x1, x2)
+
+
+pow = power  # noqa: A001 - NumPy's alias
+
+
+def _scalars(*outs):
+    return tuple(o[()] if type(o) is np.ndarray and not o.shape else o for o in outs)
+
+
+def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
+    """``numpy.divmod``: ``(floor_divide(x1, x2), remainder(x1, x2))``."""
+    a, b = _operands(np.divmod, (x1, x2))
+    return _scalars(_floor_divide(a, b), _remainder(a, b))
+
+
+def modf(x, /):
+    """``numpy.modf``: fractional and integral parts, both with the sign of ``x``."""
+    (x,) = _operands(np.modf, (x,))
+    whole = _trunc(x)
+    return _scalars(lax.sub(x, whole), whole)
+
+
+
+
+def _complex_unsupported(name: str):
+    raise NotImplementedError(
+        f"functrace.numpy.{name} of complex arrays needs complex primitives (real/imag/conj) "
+        "that functrace does not have yet.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions that are not ufuncs
+# ---------------------------------------------------------------------------------------------
+
+
+def _scalar_result(fn: Callable) -> Callable:
+    """NumPy builds these from ufuncs, so 0-d results come back as NumPy scalars."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return out[()] if type(out) is np.ndarray and not out.shape else out
+    return wrapper
+
+
+
+@functools.cache
+def _numpy_dtype(fn: Callable, dtype: np.dtype) -> np.dtype:
+    """The dtype NumPy's ``fn`` gives an array of ``dtype`` (for functions that are not ufuncs,
+    so have no ``resolve_dtypes``)."""
+    return np.asarray(fn(np.ones(1, dtype))).dtype
+
+
+def _unary_array(x):
+    x = asarray(x)
+    return x, dtype_of(x)
+
+
+@_scalar_result
+def round(a, decimals: int = 0, out=None):  # noqa: A001 - NumPy's name
+    """``numpy.round``: halves to even, ``decimals`` digits (negative: tens, hundreds...)."""
+    check_unsupported("round", out=out)
+    a, dt = _unary_array(a)
+    if dtypes.is_complex(dt):
+        _complex_unsupported("round")
+    if dtypes.is_integer(dt) or dtypes.is_bool(dt):
+        if decimals >= 0:
+            return a
+        return cast(round(cast(a, dtypes.float64), decimals), dt)
+    if decimals == 0:
+        return lax.round(a)
+    factor = lax.full_like(a, 10.0 ** (decimals if decimals > 0 else -decimals))
+    if decimals > 0:
+        return lax.div(lax.round(lax.mul(a, factor)), factor)
+    return lax.mul(lax.round(lax.div(a, factor)), factor)
+
+
+around = round
+
+
+@_scalar_result
+def fix(x, out=None):
+    """``numpy.fix``: round toward zero (integers are returned unchanged)."""
+    check_unsupported("fix", out=out)
+    return trunc(x)
+
+
+@_scalar_result
+def sinc(x):
+    """``numpy.sinc``: ``sin(pi x) / (pi x)``, 1 at 0 (with a finite derivative there)."""
+    x, dt = _unary_array(x)
+    x = cast(x, _numpy_dtype(np.sinc, dt))
+    zero = _zeros(x)
+    is_zero = lax.eq(x, zero)
+    pix = lax.mul(lax.select(is_zero, lax.full_like(x, 1), x), lax.full_like(x, math.pi))
+    return lax.select(is_zero, lax.full_like(x, 1), lax.div(lax.sin(pix), pix))
+
+
+@_scalar_result
+def angle(z, deg: bool = False):
+    """``numpy.angle`` of real arrays: pi for negative values, 0 otherwise."""
+    z, dt = _unary_array(z)
+    if dtypes.is_complex(dt):
+        _complex_unsupported("angle")
+    z = cast(z, _numpy_dtype(np.angle, dt))
+    out = lax.atan2(_zeros(z), z)
+    return lax.mul(out, lax.full_like(out, 180 / math.pi)) if deg else out
+
+
+def real(val):
+    """``numpy.real`` (the array itself for real dtypes)."""
+    val, dt = _unary_array(val)
+    if dtypes.is_complex(dt):
+        _complex_unsupported("real")
+    return val
+
+
+def imag(val):
+    """``numpy.imag`` (zeros for real dtypes)."""
+    val, dt = _unary_array(val)
+    if dtypes.is_complex(dt):
+        _complex_unsupported("imag")
+    return lax.full_like(val, 0)
+
+
+@_scalar_result
+def isreal(x):
+    """``numpy.isreal`` (all True for real dtypes)."""
+    x, dt = _unary_array(x)
+    return _bool_full(x, True) if not dtypes.is_complex(dt) else _complex_unsupported("isreal")
+
+
+@_scalar_result
+def iscomplex(x):
+    """``numpy.iscomplex`` (all False for real dtypes)."""
+    x, dt = _unary_array(x)
+    return _bool_full(x, False) if not dtypes.is_complex(dt) else _complex_unsupported(
+        "iscomplex")
+
+
+@_scalar_result
+def isposinf(x, out=None):
+    """``numpy.isposinf``."""
+    check_unsupported("isposinf", out=out)
+    x, dt = _unary_array(x)
+    return _bool_full(x, False) if _is_intlike(x) else lax.eq(x, lax.full_like(x, np.inf))
+
+
+@_scalar_result
+def isneginf(x, out=None):
+    """``numpy.isneginf``."""
+    check_unsupported("isneginf", out=out)
+    x, dt = _unary_array(x)
+    return _bool_full(x, False) if _is_intlike(x) else lax.eq(x, lax.full_like(x, -np.inf))
+
+
+@_scalar_result
+def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None):
+    """``numpy.nan_to_num``: NaN to ``nan``, infinities to the dtype's extremes (or given)."""
+    x, dt = _unary_array(x)
+    if not dtypes.is_inexact(dt):
+        return x
+    if dtypes.is_complex(dt):
+        _complex_unsupported("nan_to_num")
+    info = np.finfo(dt)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    out = lax.select(_isnan(x), lax.full_like(x, nan), x)
+    out = lax.select(lax.eq(x, lax.full_like(x, np.inf)), lax.full_like(x, posinf), out)
+    return lax.select(lax.eq(x, lax.full_like(x, -np.inf)), lax.full_like(x, neginf), out)
+
+
+def where(condition, x=None, y=None, /):
+    """``numpy.where(condition, x, y)``: ``x`` where ``condition`` else ``y``.
+
+    The one-argument form (``nonzero``) is not supported: its result shape depends on data."""
+    if x is None or y is None:
+        if x is None and y is None:
+            raise ValueError(
+                "functrace.numpy.where needs three arguments: where(condition) returns the "
+                "indices of nonzero entries, whose number depends on the data, so it has no "
+                "static shape. Use where(condition, x, y) instead.")
+        raise ValueError("either both or neither of x and y should be given")
+    dt = dtypes.result_type(*[v if is_py_scalar(v) else asarray(v) for v in (x, y)])
+    c = asarray(condition)
+    if dtype_of(c) != dtypes.bool_:
+        c = lax.convert_element_type(c, dtypes.bool_)
+    xs = [c] + [cast(v, dt) for v in (x, y)]
+    shape = broadcast_shapes(*[core.get_aval(v).shape for v in xs])
+    c, xv, yv = [_bcast(v, shape) for v in xs]
+    return lax.select(c, xv, yv)
+
+
+def _bcast(x, shape):
+    xs = core.get_aval(x).shape
+    if xs == shape:
+        return x
+    lead = len(shape) - len(xs)
+    return lax.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
+
+
+_NO_VALUE = object()
+
+
+def clip(a, a_min=_NO_VALUE, a_max=_NO_VALUE, out=None, *, min=_NO_VALUE,  # noqa: A002
+         max=_NO_VALUE):  # noqa: A002
+    """``numpy.clip``: ``minimum(maximum(a, a_min), a_max)``; either bound may be None."""
+    check_unsupported("clip", out=out)
+    lo = min if a_min is _NO_VALUE else a_min
+    hi = max if a_max is _NO_VALUE else a_max
+    lo = None if lo is _NO_VALUE else lo
+    hi = None if hi is _NO_VALUE else hi
+    if lo is None and hi is None:
+        raise ValueError("One of max or min must be given")
+    if lo is not None:
+        a = maximum(a, lo)
+    if hi is not None:
+        a = minimum(a, hi)
+    return a
+
+
+@_scalar_result
+def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """``numpy.isclose``: ``|a - b| <= atol + rtol * |b|`` (infinities equal only to
+    themselves)."""
+    a, b = asarray(a), asarray(b)
+    dt = dtypes.result_type(a, b)
+    if not dtypes.is_inexact(dt):
+        dt = dtypes.float64
+    a, b = _bcast_all(cast(a, dt), cast(b, dt))
+    diff = lax.abs(lax.sub(a, b))
+    tol = lax.add(lax.full_like(b, atol), lax.mul(lax.full_like(b, rtol), lax.abs(b)))
+    finite = _and(lax.is_finite(a), lax.is_finite(b))
+    close = _or(_and(finite, lax.le(diff, tol)), lax.eq(a, b))
+    if equal_nan:
+        close = _or(close, _and(_isnan(a), _isnan(b)))
+    return close
+
+
+def _bcast_all(*xs):
+    shape = broadcast_shapes(*[core.get_aval(v).shape for v in xs])
+    return [_bcast(v, shape) for v in xs]
+
+
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and callable(value)
+                 and getattr(value, "__module__", None) == __name__)
