@@ -4,7 +4,7 @@
 ``jit`` compiles whole programs (forward and backward passes alike) with Numba.
 """
 
-from . import lax, tree_util
+from . import lax, optim, tree_util, viz
 from . import numpy as numpy  # noqa: PLC0414 - installs the tracer's operators
 from .autodiff import (
     grad,
@@ -19,12 +19,13 @@ from .autodiff import (
     vjp,
 )
 from .batching import vmap
+from .checking import check_grads, numerical_jacobian
+from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
+from .custom_derivatives import custom_jvp, custom_vjp
+from .jit import disable_jit, jit
+from .remat import checkpoint, checkpoint_policies, remat
 from .tracing import make_jaxpr
+from .viz import draw, to_dot
 
 __version__ = "0.1.0"
-from .checking import check_grads, numerical_jacobian
-from .custom_derivatives import custom_jvp, custom_vjp
-from .remat import checkpoint, checkpoint_policies, remat
-from . import optim, viz
-from .viz import draw, to_dot

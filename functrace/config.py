@@ -71,6 +71,13 @@ class Config:
         self.cache_dir = os.environ.get("FUNCTRACE_CACHE_DIR") or _default_cache_dir()
         self.debug_nans = False
         self.debug_infs = False
+        self._sync()
+
+    def _sync(self) -> None:
+        # One attribute for jit's per-call fast path: compiled code may run directly only when
+        # no option asks for something else (eager execution, NaN/inf checks).
+        object.__setattr__(self, "_jit_fast_ok", not (self.disable_jit or self.debug_nans
+                                                      or self.debug_infs))
 
     @classmethod
     def _canonical(cls, name: str) -> str:
@@ -83,9 +90,10 @@ class Config:
         return name
 
     def update(self, name: str, value: Any) -> None:
-        """Set option ``name`` to ``value`` (validated), e.g. ``config.update("disable_jit", 1)``."""
+        """Set option ``name`` to ``value`` (validated): ``config.update("disable_jit", 1)``."""
         name = self._canonical(name)
         object.__setattr__(self, name, self._validators[name](name, value))
+        self._sync()
 
     def read(self, name: str) -> Any:
         """The current value of option ``name``."""
@@ -106,6 +114,7 @@ class Config:
         finally:
             for k, v in old.items():
                 object.__setattr__(self, k, v)
+            self._sync()
 
     def __setattr__(self, name, value):
         if name in self._validators:
@@ -113,6 +122,14 @@ class Config:
         elif not name.startswith("_"):
             raise AttributeError(f"unknown functrace config option {name!r}; use config.update")
         object.__setattr__(self, name, value)
+        if name in self._validators and hasattr(self, "debug_infs"):
+            self._sync()
+
+    @property
+    def config(self) -> Config:
+        # ``functrace.config`` may be this object (exported by the package) or the module;
+        # ``functrace.config.config`` works either way
+        return self
 
     def __repr__(self):
         items = ", ".join(f"{k}={v!r}" for k, v in self.values().items())

@@ -1,1 +1,185 @@
-"""The Numba backend: compiles whole jaxprs into native code (see docs/backend.md)."""
+"""The Numba backend: compiles whole jaxprs into native code (see docs/backend.md).
+
+``executable_for(jaxpr, name)`` returns the compiled program of a jaxpr without constants
+(cached per jaxpr object, then per generated source in memory and on disk); its
+``call_flat(args)`` runs it on NumPy values and returns the list of outputs as NumPy arrays
+(0-d outputs as 0-d arrays). A program the backend cannot compile runs with the reference
+interpreter instead, after a one-time warning: never a crash, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import core
+from ..config import config
+from ..core import ClosedJaxpr
+
+logger = logging.getLogger("functrace")
+
+# How dot_general runs: "blas" (NumPy's OpenBLAS called from inside the compiled code, one
+# native function per program) or "python" (np.matmul from a Python driver between compiled
+# segments). Measured in docs/backend.md.
+DOT_MODE = "blas"
+
+_by_jaxpr: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_warned: set = set()
+stats = {"compiles": 0, "interpreted": 0}
+
+
+def _log(msg: str, *args) -> None:
+    logger.log(logging.WARNING if config.log_compiles else logging.DEBUG, msg, *args)
+
+
+def _warn_once(key, msg: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(msg, RuntimeWarning, stacklevel=5)
+
+
+def _norm(x, dtype):
+    if type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous \
+            and x.flags.writeable:
+        return x
+    a = np.asarray(x, dtype)
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        a = np.array(a, dtype, copy=True, order="C")
+    return a
+
+
+class Executable:
+    """A compiled program: ``raw(*flat_args)`` is the native entry point (one output, or a
+    tuple of them); ``call_flat`` normalises inputs and always returns a list."""
+
+    def __init__(self, raw: Callable, in_avals: Sequence, out_avals: Sequence, source: str,
+                 mode: str, extra: Sequence, origin: str):
+        self.raw = raw
+        self.in_dtypes = [a.dtype for a in in_avals]
+        self.n_in = len(in_avals) - len(extra)
+        self.n_out = len(out_avals)
+        self.source = source
+        self.mode = mode
+        self.extra = tuple(_norm(c, c.dtype) for c in map(np.asarray, extra))
+        self.origin = origin  # "compiled", "disk" or "memory"
+
+    def call_flat(self, args: Sequence[Any]) -> list:
+        if len(args) != self.n_in:
+            raise TypeError(f"compiled program takes {self.n_in} arguments, got {len(args)}")
+        xs = [_norm(a, dt) for a, dt in zip(args, self.in_dtypes)]
+        out = self.raw(*xs, *self.extra)
+        return [out] if self.n_out == 1 else list(out)
+
+    def fast_entry(self, consts: Sequence, out_tree) -> Callable:
+        """A callable taking the flat user arguments and returning the output pytree, with as
+        little Python as possible in between (jit's per-call fast path)."""
+        from ..tree_util import tree_structure, tree_unflatten
+        raw = self.raw
+        pre = tuple(_norm(c, dt) for c, dt in zip(consts, self.in_dtypes))
+        post = self.extra
+        if pre or post:
+            def base(*args):
+                return raw(*pre, *args, *post)
+        else:
+            base = raw
+        if self.n_out == 1:
+            if out_tree == tree_structure(0):
+                return base
+            return lambda *args: tree_unflatten(out_tree, [base(*args)])
+        if out_tree == tree_structure((0,) * self.n_out):
+            return base
+        return lambda *args: tree_unflatten(out_tree, list(base(*args)))
+
+
+class InterpretedExecutable:
+    """The reference interpreter standing in for a program the backend could not compile."""
+
+    mode = "interpreted"
+    origin = "interpreted"
+
+    def __init__(self, jaxpr: ClosedJaxpr, source: str = ""):
+        self.jaxpr = jaxpr
+        self.source = source
+        self.n_out = len(jaxpr.out_avals)
+
+    def call_flat(self, args: Sequence[Any]) -> list:
+        with config.override(disable_jit=True):
+            outs = core.eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *args)
+        return [np.asarray(o, a.dtype) for o, a in zip(outs, self.jaxpr.out_avals)]
+
+    def fast_entry(self, consts: Sequence, out_tree) -> Callable:
+        from ..tree_util import tree_unflatten
+
+        def entry(*args):
+            return tree_unflatten(out_tree, self.call_flat(list(consts) + list(args)))
+
+        return entry
+
+
+def _compile(jaxpr: ClosedJaxpr, name: str):
+    from . import cache, codegen
+    t0 = time.perf_counter()
+    try:
+        program = codegen.generate(jaxpr, DOT_MODE)
+    except Exception as e:  # noqa: BLE001 - any failure means: interpret instead
+        _warn_once(("codegen", type(e).__name__, str(e)[:80]),
+                   f"functrace.jit could not generate code for {name!r} ({type(e).__name__}: "
+                   f"{e}); running it with the NumPy interpreter instead.")
+        stats["interpreted"] += 1
+        return InterpretedExecutable(jaxpr)
+    for prim in program.unlowered:
+        _warn_once(("unlowered", prim),
+                   f"functrace.jit has no compiled lowering for '{prim}; it runs with its NumPy "
+                   "implementation between compiled parts of the program.")
+    t1 = time.perf_counter()
+    try:
+        module, origin = cache.load(program.source)
+    except Exception as e:  # noqa: BLE001
+        _warn_once(("compile", type(e).__name__, str(e)[:80]),
+                   f"functrace.jit failed to compile {name!r} ({type(e).__name__}: "
+                   f"{str(e)[:300]}); running it with the NumPy interpreter instead.")
+        stats["interpreted"] += 1
+        return InterpretedExecutable(jaxpr, program.source)
+    if program.mode == "njit":
+        raw = module.main
+    else:
+        raw = module.make_main(program.fallbacks)
+    for nm, v in vars(module).items():
+        if (nm == "main" or nm.startswith("seg")) and hasattr(v, "disable_compile"):
+            v.disable_compile()  # a new layout must be normalised, never compiled again
+    stats["compiles"] += 1
+    t2 = time.perf_counter()
+    _log("Compiled %s (%d equations, %s mode, %s) in %.3f s (codegen %.3f s)", name,
+         len(jaxpr.eqns), program.mode,
+         {"disk": "loaded from the disk cache", "memory": "same source in memory",
+          "compiled": "native code generated"}[origin], t2 - t0, t1 - t0)
+    return Executable(raw, program.in_avals, program.out_avals, program.source, program.mode,
+                      program.extra_consts, origin)
+
+
+def executable_for(jaxpr: ClosedJaxpr, name: str = "program"):
+    """The compiled program for ``jaxpr`` (a ClosedJaxpr without constants)."""
+    exe = _by_jaxpr.get(jaxpr)
+    if exe is None:
+        exe = _by_jaxpr[jaxpr] = _compile(jaxpr, name)
+    return exe
+
+
+def executable_if_compiled(jaxpr: ClosedJaxpr):
+    """The program already compiled for ``jaxpr``, or None."""
+    return _by_jaxpr.get(jaxpr)
+
+
+def source_for(jaxpr: ClosedJaxpr, name: str = "program") -> str:
+    """The generated source for ``jaxpr`` (without compiling it)."""
+    exe = _by_jaxpr.get(jaxpr)
+    if exe is not None and exe.source:
+        return exe.source
+    from . import codegen
+    return codegen.generate(jaxpr, DOT_MODE).source

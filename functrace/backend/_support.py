@@ -1,0 +1,258 @@
+"""Runtime support imported by every generated module: scalar helpers and BLAS entry points.
+
+The helpers are small ``numba.njit`` functions (inlined by LLVM) for the scalar operations whose
+NumPy semantics no single Python expression gives in Numba: NaN-propagating max/min, integer
+division rounding toward zero without trapping on zero, integer powers, ...
+
+``sgemm``/``dgemm`` are NumPy's own OpenBLAS (``scipy_cblas_?gemm64_`` in the wheel's bundled
+library), declared as external symbols so that compiled code calling them can be cached on disk:
+the symbol is resolved by name when a cached program is loaded, never baked in as an address.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+
+from . import ufuncs
+from .blas import BLAS_AVAILABLE
+
+__all__ = ["math", "np", "njit", "nt", "BLAS_AVAILABLE", "sgemm", "dgemm", "f_max", "f_min",
+           "i_div", "i_rem", "f_rem", "f_ipow", "i_ipow", "f_logistic", "f_sign", "i_sign",
+           "norm_arg", "as_scalar", "f_round", "zero_d", "ptr", "keep_alive", "sincos_f64"]
+
+nt = types
+
+_JIT = dict(cache=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def f_max(x, y):
+    # NumPy's maximum: NaN if either operand is NaN
+    return x if (x >= y or x != x) else y
+
+
+@njit(**_JIT)
+def f_min(x, y):
+    return x if (x <= y or x != x) else y
+
+
+@njit(**_JIT)
+def i_div(x, y):
+    # lax's integer division rounds toward zero; division by zero gives 0 (no trap)
+    if y == 0:
+        return x - x
+    q = x // y
+    if q < 0 and q * y != x:
+        q += 1
+    return q
+
+
+@njit(**_JIT)
+def i_rem(x, y):
+    # C remainder (sign of the dividend), as np.fmod; by zero gives 0
+    if y == 0:
+        return x - x
+    return x - i_div(x, y) * y
+
+
+@njit(**_JIT)
+def f_rem(x, y):
+    return np.fmod(x, y)
+
+
+@njit(**_JIT)
+def f_ipow(x, n, one):
+    # x ** n for a (static) integer n by repeated squaring, in x's dtype (``one`` is typed)
+    neg = n < 0
+    m = -n if neg else n
+    acc = one
+    base = x
+    while m > 0:
+        if m & 1:
+            acc = acc * base
+        base = base * base
+        m >>= 1
+    return one / acc if neg else acc
+
+
+@njit(**_JIT)
+def i_ipow(x, n):
+    if n < 0:
+        # NumPy refuses negative integer powers; lax gives 1/x**n truncated toward zero
+        if x == 1:
+            return x
+        if x == -1:
+            return x if (-n) % 2 else -x
+        return x - x
+    acc = x - x + 1
+    base = x
+    m = n
+    while m > 0:
+        if m & 1:
+            acc = acc * base
+        base = base * base
+        m >>= 1
+    return acc
+
+
+@njit(**_JIT)
+def f_logistic(x):
+    # 1 / (1 + exp(-x)) without overflow warnings in the left tail
+    if x >= 0:
+        return 1 / (1 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1 + e)
+
+
+@njit(**_JIT)
+def f_sign(x, one):
+    if x > 0:
+        return one
+    if x < 0:
+        return -one
+    return x  # 0, -0 and NaN are their own sign
+
+
+@njit(**_JIT)
+def i_sign(x):
+    return (x > 0) - (x < 0)
+
+
+@njit(**_JIT)
+def f_round(x):
+    return np.rint(x)
+
+
+@njit(**_JIT)
+def zero_d(x):
+    # a 0-d array holding x (compiled programs return 0-d outputs as arrays)
+    out = np.empty((), type(x))
+    out[()] = x
+    return out
+
+
+@njit(**_JIT)
+def ptr(a):
+    return np.int64(a.ctypes.data)
+
+
+@njit(cache=True)
+def keep_alive(a, b, c):
+    pass
+
+
+# --- float64 sin/cos on a block, vectorisable -------------------------------------------------
+# NumPy (glibc) computes float64 sin/cos one element at a time (7 ns each here). This is musl's
+# algorithm (Cody-Waite reduction by pi/2 in three exact steps, then the __sin/__cos kernels)
+# written without branches so LLVM vectorises it: within 1 ulp of NumPy, 8x faster. Arguments
+# beyond 2^20 * pi/2 (where the reduction would not be exact) and NaN/inf take libm's path.
+_PIO2_1 = 1.57079632673412561417e+00
+_PIO2_1T = 6.07710050650619224932e-11
+_PIO2_2 = 6.07710050630396597660e-11
+_PIO2_2T = 2.02226624879595063154e-21
+_PIO2_3 = 2.02226624871116645580e-21
+_PIO2_3T = 8.47842766036889956997e-32
+_INVPIO2 = 6.36619772367581382433e-01
+_TOINT = 1.5 / 2.220446049250313e-16
+_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, \
+    -1.98412698298579493134e-04
+_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, \
+    1.58969099521155010221e-10
+_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, \
+    2.48015872894767294178e-05
+_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, \
+    -1.13596475577881948265e-11
+_SINCOS_LIMIT = 1647099.0
+
+
+@njit(cache=True, error_model="numpy")
+def sincos_f64(src, dst, n, want_cos):
+    bad = 0
+    for i in range(n):
+        x = src[i]
+        fn = (x * _INVPIO2 + _TOINT) - _TOINT
+        q = np.int64(fn) + want_cos
+        r = x - fn * _PIO2_1
+        t = r
+        w = fn * _PIO2_2
+        r = t - w
+        w = fn * _PIO2_2T - ((t - r) - w)
+        t = r
+        w = fn * _PIO2_3
+        r = t - w
+        w = fn * _PIO2_3T - ((t - r) - w)
+        y0 = r - w
+        y1 = (r - y0) - w
+        z = y0 * y0
+        ww = z * z
+        rs = _S2 + z * (_S3 + z * _S4) + z * ww * (_S5 + z * _S6)
+        v = z * y0
+        s = y0 - ((z * (0.5 * y1 - v * rs) - y1) - v * _S1)
+        rc = z * (_C1 + z * (_C2 + z * _C3)) + ww * ww * (_C4 + z * (_C5 + z * _C6))
+        hz = 0.5 * z
+        w2 = 1.0 - hz
+        c = w2 + (((1.0 - w2) - hz) + (z * rc - y0 * y1))
+        res = c if (q & 1) else s
+        dst[i] = -res if (q & 2) else res
+        bad |= not (abs(x) < _SINCOS_LIMIT)
+    if bad:
+        for i in range(n):
+            x = src[i]
+            if not (abs(x) < _SINCOS_LIMIT):
+                dst[i] = math.cos(x) if want_cos else math.sin(x)
+
+
+def norm_arg(x, dtype):
+    """A C-contiguous, writeable array of ``dtype`` (copied only when needed)."""
+    a = np.asarray(x, dtype)
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        a = np.array(a, dtype, copy=True, order="C")
+    return a
+
+
+def as_scalar(x, dtype):
+    """A 0-d value as a NumPy scalar of ``dtype`` (what the compiled code takes for scalars)."""
+    return np.asarray(x, dtype)[()]
+
+
+if BLAS_AVAILABLE:
+    _i64 = types.int64
+    _args = (_i64, _i64, _i64, _i64, _i64, _i64)
+
+    # pointers are passed as 64-bit integers (same calling convention on x86-64 and arm64), so
+    # generated code can offset them into batches with plain integer arithmetic
+    sgemm = types.ExternalFunction("scipy_cblas_sgemm64_", types.void(
+        *_args, types.float32, _i64, _i64, _i64, _i64, types.float32, _i64, _i64))
+    dgemm = types.ExternalFunction("scipy_cblas_dgemm64_", types.void(
+        *_args, types.float64, _i64, _i64, _i64, _i64, types.float64, _i64, _i64))
+else:  # pragma: no cover - code generation does not call them then
+    sgemm = dgemm = None
+
+# vecmath's vectorisable functions as ordinary (cached) functions: vm_<name>_<f32|f64>. Calls
+# are inlined by LLVM after linking, which vectorises the loops around them; letting Numba
+# inline them at its IR level instead (vecmath's inline="always") types every call site
+# again and doubled the compile time of training steps (docs/backend.md).
+VECMATH_CALLS: dict[str, str] = {}
+try:
+    from . import vecmath as _vecmath
+
+    for _table in _vecmath.VECTOR_MATH.values():
+        for _f in _table.values():
+            _py = getattr(_f, "py_func", _f)
+            _nm = f"vm_{_py.__name__}"
+            if _nm not in globals():
+                globals()[_nm] = njit(cache=True, error_model="numpy")(_py)
+                __all__.append(_nm)
+            VECMATH_CALLS[_py.__name__] = _nm
+except Exception:  # noqa: BLE001 - vecmath missing or broken: scalar libm calls are used
+    VECMATH_CALLS = {}
+
+# NumPy's inner loops: npy_<ufunc>_<dtype>(args, dimensions, steps, data), all pointers
+for (_name, _dtype), _sym in ufuncs.AVAILABLE.items():
+    _fn = f"npy_{_name}_{_dtype.name}"
+    globals()[_fn] = types.ExternalFunction(_sym, types.void(types.int64, types.int64,
+                                                             types.int64, types.int64))
+    __all__.append(_fn)

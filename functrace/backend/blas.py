@@ -1,0 +1,47 @@
+"""Find NumPy's bundled OpenBLAS and make its GEMMs callable from compiled code by name.
+
+Numba's own ``np.dot`` goes through SciPy's BLAS, which brings a second OpenBLAS into the
+process; two OpenBLAS thread pools competing for the same cores were measured four times slower
+than one. NumPy 2 wheels ship ``scipy-openblas`` (64-bit integer interface, symbols prefixed
+``scipy_``) in ``numpy.libs``: we register its ``cblas_?gemm`` with LLVM under their own names so
+generated code declares them as external functions (see ``_support.py``), which also keeps that
+code cacheable on disk (it refers to symbols, not to this process's addresses).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+GEMM_SYMBOLS = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
+
+
+def _candidate_libraries() -> list[str]:
+    root = os.path.dirname(os.path.abspath(np.__file__))
+    pats = [os.path.join(root, os.pardir, "numpy.libs", "*openblas*"),
+            os.path.join(root, ".dylibs", "*openblas*"),
+            os.path.join(root, os.pardir, "numpy.libs", "*.dll")]
+    return sorted({p for pat in pats for p in glob.glob(pat)})
+
+
+def _register() -> bool:
+    try:
+        import llvmlite.binding as llb
+    except ImportError:  # pragma: no cover - numba always brings llvmlite
+        return False
+    for path in _candidate_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+            addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in GEMM_SYMBOLS]
+        except (OSError, AttributeError):
+            continue
+        for sym, addr in zip(GEMM_SYMBOLS, addrs):
+            llb.add_symbol(sym, addr)
+        return True
+    return False
+
+
+BLAS_AVAILABLE = _register()
