@@ -1,0 +1,134 @@
+"""Per-element cost of functrace's vectorisable math against NumPy and Numba's libm calls.
+
+For every function in ``functrace.backend.vecmath.VECTOR_MATH`` and dtype: the NumPy ufunc on
+10**6 elements (SciPy's for erf and logistic, when SciPy is installed; NumPy has none), a Numba
+loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the vecmath
+function. Medians over interleaved repetitions, in ns/element. Run pinned to one core:
+
+    taskset -c 1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
+        /work/venv/bin/python benchmarks/bench_vecmath.py [names...]
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+
+from functrace.backend.vecmath import VECTOR_MATH
+
+N = 10**6
+REPEATS = 15
+
+try:
+    import scipy.special as _sp
+except ImportError:  # pragma: no cover - SciPy is optional
+    _sp = None
+
+
+def _np_softplus(x, out):
+    return np.logaddexp(x.dtype.type(0), x, out=out)
+
+
+NUMPY = {
+    "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "tanh": np.tanh,
+    "sin": np.sin, "cos": np.cos, "pow": np.power, "softplus": _np_softplus,
+    "logistic": _sp.expit if _sp else None, "erf": _sp.erf if _sp else None,
+}
+
+
+def _libm_softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _libm_logistic(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+_libm_softplus_jit = numba.njit(_libm_softplus)
+_libm_logistic_jit = numba.njit(_libm_logistic)
+
+LIBM = {
+    "exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
+    "tanh": math.tanh, "sin": math.sin, "cos": math.cos, "erf": math.erf,
+    "logistic": _libm_logistic_jit, "softplus": _libm_softplus_jit,
+}
+
+
+def _inputs(name: str, dtype) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    lo, hi = {"log": (1e-3, 1e3), "log1p": (-0.9, 1e3), "sin": (-100, 100), "cos": (-100, 100),
+              "erf": (-4, 4), "pow": (1e-2, 1e2)}.get(name, (-20, 20))
+    x = rng.uniform(lo, hi, N).astype(dtype)
+    if name == "pow":
+        return x, rng.uniform(-4, 4, N).astype(dtype)
+    return (x,)
+
+
+def _loop(fn, nargs: int):
+    if nargs == 2:
+        @numba.njit(error_model="numpy")
+        def loop2(x, y, out):
+            for i in range(x.shape[0]):
+                out[i] = fn(x[i], y[i])
+        return loop2
+
+    @numba.njit(error_model="numpy")
+    def loop1(x, out):
+        for i in range(x.shape[0]):
+            out[i] = fn(x[i])
+    return loop1
+
+
+def _libm_pow(x, y):
+    return x ** y
+
+
+_libm_pow_jit = numba.njit(_libm_pow)
+
+
+def bench(name: str, dtype) -> dict[str, float]:
+    args = _inputs(name, dtype)
+    out = np.empty_like(args[0])
+    runners = {}
+    if NUMPY.get(name) is not None:
+        ufunc = NUMPY[name]
+        runners["numpy"] = lambda: ufunc(*args, out=out)
+    libm = _libm_pow_jit if name == "pow" else LIBM.get(name)
+    if libm is not None:
+        lib_loop = _loop(libm, len(args))
+        runners["numba+libm"] = lambda: lib_loop(*args, out)
+    vm_loop = _loop(VECTOR_MATH[name][np.dtype(dtype)], len(args))
+    runners["vecmath"] = lambda: vm_loop(*args, out)
+    for run in runners.values():  # compile and warm up
+        run()
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(REPEATS):  # interleaved, so drifting machine load hits all columns alike
+        for key, run in runners.items():
+            t0 = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) / N * 1e9 for k, v in times.items()}
+
+
+def main(names: list[str]) -> None:
+    names = names or list(VECTOR_MATH)
+    print(f"{'function':10s} {'dtype':8s} {'numpy':>8s} {'numba+libm':>11s} {'vecmath':>8s}"
+          f" {'speedup vs numpy':>17s}   (ns/element, N={N}, median of {REPEATS})")
+    for name in names:
+        for dtype in (np.float64, np.float32):
+            r = bench(name, dtype)
+            ratio = f"{r['numpy'] / r['vecmath']:.2f}x" if "numpy" in r else "-"
+            cols = [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("numpy",)]
+            cols.append(f"{r['numba+libm']:11.3f}" if "numba+libm" in r else f"{'-':>11s}")
+            cols.append(f"{r['vecmath']:8.3f}")
+            print(f"{name:10s} {np.dtype(dtype).name:8s} {' '.join(cols)} {ratio:>17s}")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

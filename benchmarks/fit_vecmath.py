@@ -1,0 +1,214 @@
+"""Derive the polynomial coefficients used by ``functrace/backend/vecmath.py``.
+
+Every approximation in vecmath is a polynomial in a reduced argument, fitted here with the Remez
+exchange algorithm in 60-digit mpmath arithmetic, minimising the *weighted* error that matters
+for the final result (usually relative error of the function, see each ``Fit``), then rounded
+to the target dtype. Run ``python benchmarks/fit_vecmath.py`` to print the coefficient tables
+(as hex floats, which vecmath pastes verbatim) and each fit's minimax error in ulps of the target
+precision. Needs mpmath (a test/dev-only dependency).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 60
+
+
+@dataclass
+class Fit:
+    """Approximate ``target(t) ~ sum_j c_j * t**(first + j)`` for t in [a, b] (j < n).
+
+    The quantity minimised is ``max |weight(t) * (target(t) - poly(t))|``: weight converts the
+    polynomial's error into the relative error of the function being approximated.
+    """
+
+    name: str
+    target: Callable
+    weight: Callable
+    a: float
+    b: float
+    n: int
+    first: int = 0
+    dtype: str = "float64"  # precision of the result (ulps are reported in it)
+    coef_dtype: str = ""  # precision the coefficients are rounded to (default: dtype)
+    shift: float = 0.0  # the polynomial variable is t - shift
+
+
+def _away_from_zero(t):
+    # targets like (exp(r) - 1 - r) / r^2 cancel catastrophically at tiny r even in 60 digits
+    tiny = mp.mpf(10) ** -12
+    return t if abs(t) >= tiny else (tiny if t >= 0 else -tiny)
+
+
+def remez(fit: Fit, grid_size: int = 3000, iters: int = 40):
+    """Weighted minimax polynomial by the Remez exchange algorithm; returns (coeffs, max error)."""
+    a, b, n = mp.mpf(fit.a), mp.mpf(fit.b), fit.n
+    # Chebyshev-clustered grid; endpoints included, exact zero avoided (targets are removable
+    # singularities there and are evaluated through mpmath at high precision instead).
+    grid = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * (i + mp.mpf(0.5) * (i == 0)) / grid_size)
+            for i in range(grid_size + 1)]
+    grid = [_away_from_zero(g) for g in grid]
+    fv = [fit.target(g) for g in grid]
+    wv = [fit.weight(g) for g in grid]
+    powers = [[(g - fit.shift) ** (fit.first + j) for j in range(n)] for g in grid]
+    ref = [int(round(grid_size * i / n)) for i in range(n + 1)]
+    best = None
+    for _ in range(iters):
+        m = mp.matrix(n + 1, n + 1)
+        rhs = mp.matrix(n + 1, 1)
+        for i, gi in enumerate(ref):
+            for j in range(n):
+                m[i, j] = powers[gi][j]
+            m[i, n] = (-1) ** i / wv[gi]
+            rhs[i] = fv[gi]
+        sol = mp.lu_solve(m, rhs)
+        c = [sol[j] for j in range(n)]
+        err = [wv[i] * (fv[i] - mp.fsum(cj * pj for cj, pj in zip(c, powers[i])))
+               for i in range(len(grid))]
+        emax = max(abs(e) for e in err)
+        if best is None or emax < best[1]:
+            best = (c, emax)
+        # new reference: the extremum of each run of equal sign, trimmed to n + 1 points
+        runs, start = [], 0
+        for i in range(1, len(err) + 1):
+            if i == len(err) or (err[i] >= 0) != (err[start] >= 0):
+                runs.append(max(range(start, i), key=lambda k: abs(err[k])))
+                start = i
+        while len(runs) > n + 1:
+            runs.pop(0 if abs(err[runs[0]]) < abs(err[runs[-1]]) else -1)
+        if len(runs) < n + 1:
+            break
+        if abs(emax - abs(sol[n])) < emax * mp.mpf(1e-6):
+            break
+        ref = runs
+    return best
+
+
+def rounded_error(fit: Fit, coeffs: list[float], samples: int = 2000) -> float:
+    """Max weighted error with coefficients rounded to the target dtype, in its ulps."""
+    a, b = mp.mpf(fit.a), mp.mpf(fit.b)
+    worst = mp.mpf(0)
+    for i in range(samples + 1):
+        t = a + (b - a) * i / samples
+        t = _away_from_zero(t)
+        p = mp.fsum(mp.mpf(c) * (t - fit.shift) ** (fit.first + j) for j, c in enumerate(coeffs))
+        worst = max(worst, abs(fit.weight(t) * (fit.target(t) - p)))
+    eps = 2.0 ** -53 if fit.dtype == "float64" else 2.0 ** -24
+    return float(worst) / eps
+
+
+def _sqrt(z):
+    return mp.sqrt(z)
+
+
+def fits() -> list[Fit]:
+    ln2h = float(mp.log(2)) / 2 * (1 + 2 ** -20)
+    pio4 = float(mp.pi / 4) * (1 + 2 ** -20)
+    smax2 = float(((mp.sqrt(2) - 1) / (mp.sqrt(2) + 1)) ** 2) * (1 + 2 ** -20)
+
+    def exp_t(r):
+        return (mp.exp(r) - 1 - r) / r ** 2
+
+    def rel(target):
+        # relative error of the fitted part: it enters the function multiplied by a factor
+        # below 1 (r^2, r^3/sin r, ...), so this bounds the function's relative error too
+        return lambda t: 1 / abs(target(t))
+
+    def log_t(z):  # log(1+f) = 2s + s*R(s^2) with s = f/(2+f)
+        s = mp.sqrt(z)
+        return 2 * mp.atanh(s) / s - 2
+
+    def tanh_t(z):
+        x = mp.sqrt(z)
+        return (mp.tanh(x) - x) / x ** 3
+
+    def sin_t(z):
+        r = mp.sqrt(z)
+        return (mp.sin(r) - r) / r ** 3
+
+    def cos_t(z):
+        return (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z ** 2
+
+    def erf_t(z):
+        x = mp.sqrt(z)
+        return mp.erf(x) / x
+
+    def erfcx_t(x):
+        return mp.erfc(x) * mp.exp(x * x)
+
+    def erfcx_w(x):  # error of exp(-x^2) * p(x) measured relative to erf(x)
+        return mp.exp(-x * x) / mp.erf(x)
+
+    f64, f32 = "float64", "float32"
+    return [
+        # exp(r) = 1 + r + r^2 * q(r), |r| <= ln2/2 (also expm1's kernel)
+        Fit("EXP_F64", exp_t, rel(exp_t), -ln2h, ln2h, 11, 0, f64),
+        Fit("EXP_F32", exp_t, rel(exp_t), -ln2h, ln2h, 5, 0, f32),
+        # log(1+f) = 2s + s*R(s^2), s = f/(2+f), f in [sqrt(1/2)-1, sqrt(2)-1]
+        Fit("LOG_F64", log_t, lambda z: mp.mpf(0.5), 0, smax2, 7, 1, f64),
+        Fit("LOG_F32", log_t, lambda z: mp.mpf(0.5), 0, smax2, 3, 1, f32),
+        # pow needs log to ~2^-64: a longer R whose leading coefficient is kept double-double
+        Fit("LOGPOW_F64", log_t, lambda z: mp.mpf(0.5) * 2 ** 11, 0, smax2, 10, 1, f64),
+        # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT
+        Fit("TANH_F64", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 12, 0, f64),
+        Fit("TANH_F32", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 6, 0, f32),
+        # sin(r) = r + r^3 q(r^2), cos(r) = 1 - r^2/2 + r^4 q(r^2), |r| <= pi/4; the float32
+        # versions are evaluated in float64 (their argument reduction is done there)
+        Fit("SIN_F64", sin_t, rel(sin_t), 0, pio4 ** 2, 7, 0, f64),
+        Fit("COS_F64", cos_t, rel(cos_t), 0, pio4 ** 2, 7, 0, f64),
+        Fit("SIN_F32", sin_t, rel(sin_t), 0, pio4 ** 2, 4, 0, f32, f64),
+        Fit("COS_F32", cos_t, rel(cos_t), 0, pio4 ** 2, 4, 0, f32, f64),
+        # erf(x) = x * q(x^2) for |x| < ERF_SPLIT (float32 erf is evaluated in float64)
+        Fit("ERF_F64", erf_t, rel(erf_t), 0, ERF_SPLIT ** 2, 12, 0, f64),
+        # erf(x) = 1 - exp(-x^2) * p(x - shift) for ERF_SPLIT <= x <= ERF_MAX
+        Fit("ERFC_F64", erfcx_t, erfcx_w, ERF_SPLIT, ERF_MAX, 23, 0, f64, shift=ERFC_SHIFT),
+    ]
+
+
+TANH_SPLIT = 0.625  # |x| below: odd polynomial; above: 1 - 2/(exp(2|x|) + 1)
+ERF_SPLIT = 1.0  # |x| below: odd polynomial; above: 1 - exp(-x^2) * erfcx polynomial
+ERF_MAX = 6.0  # erf rounds to 1 beyond (float32 erf is computed in float64)
+ERFC_SHIFT = 3.5  # middle of [ERF_SPLIT, ERF_MAX]
+
+
+def _round(c, dtype: str) -> float:
+    return float(c) if dtype == "float64" else float(np.float32(float(c)))
+
+
+def _tuple_source(name: str, values: list[float]) -> str:
+    """``NAME = (v0, v1, ...)`` wrapped at 100 columns; repr round-trips floats exactly."""
+    lines, line = [], "    "
+    for v in values:
+        item = repr(v) + ", "
+        if len(line) + len(item) > 99:
+            lines.append(line.rstrip())
+            line = "    "
+        line += item
+    lines.append(line.rstrip())
+    return f"{name} = (\n" + "\n".join(lines) + "\n)"
+
+
+def main(names: list[str]) -> None:
+    for fit in fits():
+        if names and not any(n in fit.name for n in names):
+            continue
+        coeffs, err = remez(fit)
+        rc = [_round(c, fit.coef_dtype or fit.dtype) for c in coeffs]
+        eps = 2.0 ** -53 if fit.dtype == "float64" else 2.0 ** -24
+        print(f"# {fit.name}: {fit.n} coefficients on [{fit.a:.6g}, {fit.b:.6g}], minimax "
+              f"{float(err) / eps:.3g} ulp, rounded {rounded_error(fit, rc, 400):.3g} ulp")
+        print(_tuple_source(fit.name, rc))
+        if fit.name == "LOGPOW_F64":
+            lo = float(coeffs[0] - mp.mpf(rc[0]))
+            print(f"{fit.name}_C1_LO = {lo!r}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
