@@ -87,6 +87,7 @@ def _erf_impl(x):
 
 
 def _logistic_impl(x):
+    x = np.asarray(x)
     # exp(-log(1 + exp(-x))) neither overflows nor loses relative accuracy in the tails
     return np.exp(-np.logaddexp(np.zeros((), x.dtype), -x))
 
