@@ -37,6 +37,7 @@ EXPECTED = np.sum(np.tanh(np.arange(12.0).reshape(3, 4)) * 3 + np.arange(12.0).r
 def _run(cache_dir, extra_env=None, background=False):
     env = dict(os.environ, FUNCTRACE_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT)
     env.pop("FUNCTRACE_DISABLE_CACHE", None)
+    env.pop("NUMBA_CACHE_DIR", None)  # these tests inspect Numba's files next to the source
     env.update(extra_env or {})
     args = [sys.executable, "-c", SCRIPT]
     if background:
