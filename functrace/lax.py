@@ -41,12 +41,24 @@ def zeros_like(x):
     return full_like(x, 0)
 
 
+def _scalar_like(scalar, other):
+    """The Python scalar operand of a binary function, typed like the other operand. Next to a
+    weakly typed 0-d operand it stays a Python scalar, so the result stays weak too."""
+    aval = core.get_aval(other)
+    if aval.weak_type and not aval.shape:
+        return np.asarray(scalar, aval.dtype).item()
+    return full(aval.shape, scalar, aval.dtype)
+
+
 def _binary(prim):
     def op(x, y):
         if _is_py_scalar(x):
-            x = full_like(y, x)
+            if _is_py_scalar(y):  # two (weak) Python scalars: NumPy's promotion of the pair
+                dtype = np.result_type(x, y)
+                return prim.bind(np.asarray(x, dtype).item(), np.asarray(y, dtype).item())
+            x = _scalar_like(x, y)
         elif _is_py_scalar(y):
-            y = full_like(x, y)
+            y = _scalar_like(y, x)
         return prim.bind(x, y)
 
     op.__name__ = prim.name
@@ -92,11 +104,14 @@ def select(pred, on_true, on_false):
     return _ew.select_n_p.bind(pred, on_false, on_true)
 
 
-def convert_element_type(x, new_dtype):
-    """``x`` converted to ``new_dtype`` (no-op when it already has it)."""
+def convert_element_type(x, new_dtype, weak_type: bool = False):
+    """``x`` converted to ``new_dtype`` (no-op when it already has it); ``weak_type``: the
+    result is weakly typed (see ``core.ShapedArray``)."""
     new_dtype = np.dtype(new_dtype)
     if core.get_aval(x).dtype == new_dtype:
         return x
+    if weak_type:
+        return _ew.convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=True)
     return _ew.convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
@@ -142,6 +157,7 @@ from .control_flow import *  # noqa: E402,F403
 from .ops.cumulative import *  # noqa: E402,F403
 from .ops.indexing import *  # noqa: E402,F403
 from .ops.linalg import *  # noqa: E402,F403
+from .ops.linalg_decomp import *  # noqa: E402,F403
 from .ops.reductions import *  # noqa: E402,F403
 from .ops.shapes import *  # noqa: E402,F403
 from .ops.sorting import *  # noqa: E402,F403
