@@ -22,23 +22,31 @@ from ..core import Tracer as _Tracer
 from . import (
     _creation,
     _dot,
+    _extras,
+    _extras_math,
+    _extras_sets,
     _functions,
     _indexing,
     _reductions,
     _shape,
     _sorting,
     _ufuncs,
+    _vectorize,
     linalg,
 )
 from ._creation import *  # noqa: F403
 from ._dot import *  # noqa: F403
 from ._errors import ConcretizationTypeError, NonConcreteBooleanIndexError
+from ._extras import *  # noqa: F403
+from ._extras_math import *  # noqa: F403
+from ._extras_sets import *  # noqa: F403
 from ._functions import *  # noqa: F403
 from ._indexing import *  # noqa: F403
 from ._reductions import *  # noqa: F403
 from ._shape import *  # noqa: F403
 from ._sorting import *  # noqa: F403
 from ._ufuncs import *  # noqa: F403
+from ._vectorize import *  # noqa: F403
 
 # --- constants and dtypes ---------------------------------------------------------------------
 
@@ -108,8 +116,9 @@ def array_equal(a1, a2, equal_nan=False):
 
 
 __all__ = sorted(
-    {name for module in (_creation, _dot, _functions, _indexing, _reductions, _shape, _sorting,
-                         _ufuncs) for name in module.__all__}
+    {name for module in (_creation, _dot, _extras, _extras_math, _extras_sets, _functions,
+                         _indexing, _reductions, _shape, _sorting, _ufuncs, _vectorize)
+     for name in module.__all__}
     | {"linalg", "pi", "e", "inf", "nan", "newaxis", "euler_gamma", "float16", "float32",
        "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
        "complex64", "complex128", "bool_", "bool", "int_", "uint", "intp", "single", "double",
