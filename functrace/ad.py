@@ -243,6 +243,17 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
     def read(a):
         return a.val if isinstance(a, Literal) else env[a]
 
+    # New work is attributed to the user line of the equation it comes from (set directly on
+    # the thread state: a context manager per equation costs more than small eager ops).
+    st = core._thread_state
+    prev_info = st.source_info
+    try:
+        return _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info)
+    finally:
+        st.source_info = prev_info
+
+
+def _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info):
     # Forward: evaluate what does not depend on the linear inputs; collect the linear equations.
     linear_eqns = []
     for eqn in jaxpr.eqns:
@@ -250,9 +261,10 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
             linear_eqns.append(eqn)
             linear_vars.update(eqn.outvars)
         else:
-            with core.source_info(eqn.source_info):
-                outs = core.bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
+            st.source_info = eqn.source_info or prev_info
+            outs = core.bind(eqn.primitive, *map(read, eqn.invars), **eqn.params)
             env.update(zip(eqn.outvars, outs if eqn.primitive.multiple_results else [outs]))
+    st.source_info = prev_info
 
     ct_env: dict[Var, Any] = {}
 
@@ -277,9 +289,9 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
             raise NotImplementedError(
                 f"functrace cannot transpose '{eqn.primitive}' (reverse-mode differentiation "
                 "of it is not implemented).")
-        with core.source_info(eqn.source_info):
-            cts_in = rule(cts if eqn.primitive.multiple_results else cts[0], *invals,
-                          **eqn.params)
+        st.source_info = eqn.source_info or prev_info
+        cts_in = rule(cts if eqn.primitive.multiple_results else cts[0], *invals, **eqn.params)
+        st.source_info = prev_info
         for a, ct in zip(eqn.invars, cts_in):
             write_ct(a, ct)
 

@@ -18,7 +18,6 @@ from . import ad, core, dtypes
 from .ad import Zero
 from .core import ShapedArray
 from .partial_eval import PartialEvalTrace, tracers_to_jaxpr
-from .simplify import dce_jaxpr
 from .tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 
 # ---------------------------------------------------------------------------------------------
@@ -70,18 +69,11 @@ def linearize_flat(fun: Callable, primals: Sequence[Any], differentiable: Sequen
         out_nonzero = [not isinstance(t, Zero) for t in tangents_out]
         out_tracers = [trace.full_raise(t) for t in tangents_out if not isinstance(t, Zero)]
         jaxpr, residuals = tracers_to_jaxpr(tangent_tracers, out_tracers)
-    jaxpr, residuals = _prune_residuals(dce_jaxpr(jaxpr), residuals)
+    # No DCE needed: tracers_to_jaxpr walks back from the outputs, so every equation and
+    # residual it returns is read.
     primals_out = [core.full_lower(p) for p in primals_out]
     return primals_out, LinearFunction(jaxpr, residuals, list(differentiable), out_nonzero,
                                        in_avals, out_avals)
-
-
-def _prune_residuals(jaxpr: core.Jaxpr, residuals: list) -> tuple[core.Jaxpr, list]:
-    used = {v for e in jaxpr.eqns for v in e.invars if isinstance(v, core.Var)}
-    used.update(v for v in jaxpr.outvars if isinstance(v, core.Var))
-    keep = [i for i, v in enumerate(jaxpr.constvars) if v in used]
-    new = core.Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
-    return new, [residuals[i] for i in keep]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,9 +83,12 @@ def _prune_residuals(jaxpr: core.Jaxpr, residuals: list) -> tuple[core.Jaxpr, li
 
 def _normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
     single = isinstance(argnums, int)
+    if not single and not (isinstance(argnums, (tuple, list))
+                           and all(isinstance(a, int) for a in argnums)):
+        raise TypeError(f"{fname}: argnums must be an int or a tuple of ints, got {argnums!r}.")
     nums = (argnums,) if single else tuple(argnums)
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
+        if not -nargs <= a < nargs:
             raise ValueError(
                 f"{fname}: argnums={argnums!r} is out of range for a function called with "
                 f"{nargs} positional argument{'s' if nargs != 1 else ''}.")
@@ -103,11 +98,38 @@ def _normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> 
 def _as_array(x):
     if isinstance(x, (core.Tracer, np.ndarray, np.generic)):
         return x
-    if type(x) in (bool, int, float, complex):
+    if type(x) in (int, float, complex):
+        return x  # stays a weakly typed Python scalar, as in JAX
+    if type(x) is bool:
         return np.asarray(x)
     if isinstance(x, (list, tuple)):
         return np.asarray(x)
-    raise TypeError(f"expected an array or a scalar, got {type(x).__name__}")
+    raise TypeError(f"expected an array or a scalar, got {x!r:.60} of type {type(x).__name__}, "
+                    "which is not a valid array type: pass arrays (or pytrees of arrays) as the "
+                    "arguments being differentiated, and leave other values out of argnums.")
+
+
+def _aux_leaf(x, base_level: int):
+    """An aux output leaf without the tracers of the differentiation that produced it: their
+    primal values (plain arrays, or the tracers of enclosing transformations)."""
+    from .batching import BatchTracer
+    from .partial_eval import PartialEvalTracer
+    while isinstance(x, core.Tracer) and x._trace.main.level > base_level:
+        if isinstance(x, ad.JVPTracer):
+            x = x.primal
+        elif isinstance(x, PartialEvalTracer) and x.is_known():
+            x = x.known
+        elif isinstance(x, BatchTracer) and x.bdim is None:
+            x = x.val
+        else:
+            raise TypeError("has_aux: the auxiliary output depends on the tangents; return it "
+                            "as a regular output instead.")
+    return x
+
+
+def _lower_aux(aux, base_level: int):
+    """``aux`` as the caller sees it: no tracer of the finished inner transformation."""
+    return tree_map(lambda x: _aux_leaf(x, base_level), aux)
 
 
 def _check_input_differentiable(x, fname: str, holomorphic: bool = False) -> None:
@@ -154,6 +176,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
                         "jvp(f, (x,), (v,)).")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents.")
+    base_level = core.current_level()
     flat_p, tree_p = tree_flatten(tuple(tree_map(_as_array, p) for p in primals))
     flat_t, tree_t = tree_flatten(tuple(tree_map(_as_array, t) for t in tangents))
     if tree_p != tree_t:
@@ -181,7 +204,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
              for o, t in zip(outs, touts)]
     out_tree = out_tree_box[0]
     result = (tree_unflatten(out_tree, outs), tree_unflatten(out_tree, touts))
-    return result + (out_tree_box[1],) if has_aux else result
+    return result + (_lower_aux(out_tree_box[1], base_level),) if has_aux else result
 
 
 def lax_convert(x, dtype):
@@ -220,6 +243,7 @@ def _vjp_core(fun, args, argnums, fname, holomorphic=False, check_inputs=True):
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """``(fun(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per primal."""
     aux_box: list = []
+    base_level = core.current_level()
 
     def fun_no_aux(*a):
         out = fun(*a)
@@ -247,8 +271,11 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                                  f"an output of shape {a.shape} ({a.dtype.name}); they must "
                                  "match.")
             if ca.dtype != a.dtype and dtypes.is_inexact(a.dtype):
-                raise TypeError(f"vjp_fn: cotangent of dtype {ca.dtype.name} for an output of "
-                                f"dtype {a.dtype.name}; they must match.")
+                if not getattr(ca, "weak_type", False):
+                    # ValueError, as JAX raises for any mismatched cotangent type
+                    raise ValueError(f"vjp_fn: cotangent of dtype {ca.dtype.name} for an output "
+                                     f"of dtype {a.dtype.name}; they must match.")
+                c = np.asarray(c, a.dtype)  # a Python scalar adapts, as in JAX
             cts.append(c)
         cts_in = lin.transpose(cts)
         cts_in = [ad.zeros_like_aval(a) if isinstance(c, Zero) else c
@@ -257,7 +284,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     primal_out = tree_unflatten(out_tree, outs)
     if has_aux:
-        return primal_out, vjp_fn, aux_box[0]
+        return primal_out, vjp_fn, _lower_aux(aux_box[0], base_level)
     return primal_out, vjp_fn
 
 
@@ -269,6 +296,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     def value_and_grad_f(*args, **kwargs):
         nums = _normalize_argnums(argnums, len(args), "grad")
         aux_box: list = []
+        base_level = core.current_level()
 
         def f(*a):
             out = fun(*a, **kwargs)
@@ -302,7 +330,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = outs[0]
         if has_aux:
-            return (value, aux_box[0]), g
+            return (value, _lower_aux(aux_box[0], base_level)), g
         return value, g
 
     return value_and_grad_f
@@ -394,6 +422,7 @@ def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
     def jac_fun(*args):
         nums = _normalize_argnums(argnums, len(args), fname)
         aux_box: list = []
+        base_level = core.current_level()
 
         def f(*a):
             out = fun(*a)
@@ -438,7 +467,7 @@ def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
         per_out = [tree_unflatten(in_tree, b) for b in blocks]
         per_out = [p[0] if isinstance(argnums, int) else tuple(p) for p in per_out]
         jac = tree_unflatten(out_tree, per_out)
-        return (jac, aux_box[0]) if has_aux else jac
+        return (jac, _lower_aux(aux_box[0], base_level)) if has_aux else jac
 
     return jac_fun
 

@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from . import core
 from .core import Primitive, Tracer
 
@@ -35,7 +37,32 @@ class BatchTracer(Tracer):
         return aval.update(shape=shape)
 
     def full_lower(self):
-        return core.full_lower(self.val) if self.bdim is None else self
+        # Unbatched values stay tracers while vmap is the dynamic trace, so that constants
+        # computed inside the function behave like arrays of it (``fnp.sin(W)[i]``).
+        if self.bdim is None and self._trace.main is not core._thread_state.dynamic_trace:
+            return core.full_lower(self.val)
+        return self
+
+    def concrete_value(self):
+        if self.bdim is not None:
+            return None
+        v = self.val
+        return v.concrete_value() if isinstance(v, Tracer) else v
+
+    def __array_function__(self, func, types, args, kwargs):
+        # An unbatched, concretely known value is an ordinary array to NumPy functions that
+        # functrace.numpy does not provide (np.fft.fft of an unbatched argument), as it was
+        # before vmap lifted such values to tracers.
+        try:
+            return Tracer.__array_function__(self, func, types, args, kwargs)
+        except NotImplementedError:
+            from .tree_util import tree_leaves, tree_map
+            leaves = [x for x in tree_leaves((args, kwargs)) if isinstance(x, Tracer)]
+            if any(x.concrete_value() is None for x in leaves):
+                raise
+            args, kwargs = tree_map(
+                lambda x: x.concrete_value() if isinstance(x, Tracer) else x, (args, kwargs))
+            return func(*args, **kwargs)
 
 
 class BatchTrace(core.Trace):
@@ -51,6 +78,19 @@ class BatchTrace(core.Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
+        # The rules work on the values inside the tracers: they must not be caught by this
+        # trace again when it is the dynamic one (it would wrap its own results).
+        st = core._thread_state
+        saved = st.dynamic_trace
+        if saved is not self.main:
+            return self._process(primitive, tracers, params)
+        st.dynamic_trace = self.main.outer_dynamic
+        try:
+            return self._process(primitive, tracers, params)
+        finally:
+            st.dynamic_trace = saved
+
+    def _process(self, primitive, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
         if all(d is None for d in dims):
@@ -135,15 +175,27 @@ def batch_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[int | None]
                axis_size: int, out_dims: Sequence[int | None] | Callable) -> list:
     """Run a flat function on batched arguments; outputs get their batch axis at ``out_dims``
     (a list, or a function of the number of outputs giving one)."""
+    # vmap is the dynamic trace: operations on constants inside ``fun`` give its (unbatched)
+    # tracers, as under JAX's omnistaging, so they can be indexed by batched values; unbatched
+    # NumPy array arguments are such tracers too (``W[i]`` with ``in_axes=(None, 0)``), while
+    # unbatched Python scalars stay as they are (usable as static ints, weakly typed)
     with core.new_main(BatchTrace, axis_size) as main:
         trace = BatchTrace(main)
-        tracers = [BatchTracer(trace, a, d) if d is not None else a
-                   for a, d in zip(args, in_dims)]
-        outs = fun(*tracers)
-        outs = [trace.full_raise(o) for o in outs]
+        with core.new_dynamic(main):
+            tracers = [BatchTracer(trace, a, d) if d is not None or isinstance(a, np.ndarray)
+                       else a for a, d in zip(args, in_dims)]
+            outs = fun(*tracers)
+            outs = [trace.full_raise(o) for o in outs]
         dims = out_dims(len(outs)) if callable(out_dims) else out_dims
         results = []
         for o, d in zip(outs, dims):
+            if d is not None and not isinstance(d, int):
+                raise TypeError(f"vmap out_axes must be an int, None, or a pytree with those "
+                                f"as leaves, but got {d!r}.")
+            if d is not None and not -(o.aval.ndim + 1) <= d <= o.aval.ndim:
+                raise ValueError(
+                    f"vmap out_axes={d} is out of range for an output of {o.aval.ndim + 1} "
+                    f"dimensions (batched shape with {o.aval.ndim} per-example dimensions).")
             if d is None:
                 if o.bdim is not None:
                     raise ValueError(
@@ -174,8 +226,13 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
                 f"vmap in_axes has {len(axes)} entries but the function was called with "
                 f"{len(args)} positional arguments; give one axis (or None) per argument.")
         flat_args, in_tree = tree_flatten(args)
-        flat_axes = tree_broadcast_prefix(axes if isinstance(axes, tuple) else (axes,) * len(args),
-                                          args)
+        try:
+            flat_axes = tree_broadcast_prefix(
+                axes if isinstance(axes, tuple) else (axes,) * len(args), args)
+        except ValueError as e:
+            raise ValueError(f"vmap in_axes specification must be a tree prefix of the "
+                             f"arguments, got in_axes={in_axes!r} for arguments {in_tree}: "
+                             f"{e}") from None
         sizes = set()
         for x, ax in zip(flat_args, flat_axes):
             if ax is None:
@@ -188,7 +245,12 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
                     f"vmap in_axes={ax} is out of range for an argument of shape {aval.shape}.")
             sizes.add(aval.shape[ax])
         if len(sizes) > 1:
-            raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {sorted(sizes)}.")
+            each = "; ".join(f"axis {ax} of argument leaf {i} ({core.get_aval(x).str_short()}) "
+                             f"has size {core.get_aval(x).shape[ax]}"
+                             for i, (x, ax) in enumerate(zip(flat_args, flat_axes))
+                             if ax is not None)
+            raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {sorted(sizes)} "
+                             f"({each}).")
         if not sizes and axis_size is None:
             raise ValueError("vmap needs at least one batched argument or an explicit axis_size.")
         size = sizes.pop() if sizes else axis_size
@@ -205,7 +267,12 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
 
         def out_dims_for(n):
             out_tree, out = out_tree_box[0]
-            return tree_broadcast_prefix(out_axes, out)
+            try:
+                return tree_broadcast_prefix(out_axes, out)
+            except ValueError as e:
+                raise ValueError(f"vmap out_axes specification must be a tree prefix of the "
+                                 f"outputs, got out_axes={out_axes!r} for outputs {out_tree}: "
+                                 f"{e}") from None
 
         outs = batch_flat(flat_fun, flat_args, dims, size, out_dims_for)
         return tree_unflatten(out_tree_box[0][0], outs)

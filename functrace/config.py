@@ -11,7 +11,9 @@ Options (environment variables are read once, at import):
 ``cache_dir`` (``FUNCTRACE_CACHE_DIR``)
     Where the disk cache lives; default ``$XDG_CACHE_HOME/functrace`` or ``~/.cache/functrace``.
 ``debug_nans``, ``debug_infs``
-    Flags reserved for checks of NaN / inf results (not acted upon yet).
+    Raise ``FloatingPointError`` at the first primitive that produces a NaN (an inf), naming it
+    and the user's line, eagerly and under ``jit`` (a compiled program whose outputs have one is
+    run again op by op to find it), in forward and backward passes alike. Slow: for debugging.
 
 Names may also be given with a ``jax_`` or ``functrace_`` prefix (``"jax_disable_jit"``), so
 code written for JAX's ``config.update`` keeps working for the options both libraries share.

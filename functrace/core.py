@@ -33,14 +33,22 @@ from .config import config as _config
 
 
 class ShapedArray:
-    """The type of an array value: its shape and dtype. Immutable and hashable."""
+    """The type of an array value: its shape and dtype. Immutable and hashable.
 
-    __slots__ = ("shape", "dtype", "_hash")
+    ``weak_type`` marks values that came from Python scalars (JAX's weak types): they adapt to
+    the dtype of the arrays they meet (``a * x32`` is float32 for a traced Python float ``a``).
+    It is not part of equality or the hash: a weak and a strong array of the same shape and
+    dtype are interchangeable wherever types are checked; caches that must tell them apart
+    (``jit``) key on ``weak_type`` explicitly.
+    """
+
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
     array_abstraction_level = 1
 
-    def __init__(self, shape: Sequence[int], dtype: Any):
+    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
         self._hash = hash((self.shape, self.dtype))
 
     @property
@@ -51,9 +59,15 @@ class ShapedArray:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def update(self, shape=None, dtype=None) -> ShapedArray:
-        return ShapedArray(self.shape if shape is None else shape,
-                           self.dtype if dtype is None else dtype)
+    def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
+        """A copy with a new shape and/or dtype; weakness is kept unless the dtype changes."""
+        new_dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if weak_type is None:
+            weak_type = self.weak_type and new_dtype == self.dtype
+        return ShapedArray(self.shape if shape is None else shape, new_dtype, weak_type)
+
+    def strip_weak_type(self) -> ShapedArray:
+        return ShapedArray(self.shape, self.dtype) if self.weak_type else self
 
     def str_short(self) -> str:
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
@@ -66,11 +80,17 @@ class ShapedArray:
         return self._hash
 
     def __repr__(self):
-        return f"ShapedArray({self.str_short()})"
+        return f"ShapedArray({self.str_short()}{', weak_type=True' if self.weak_type else ''})"
 
 
 _PY_SCALAR_DTYPES = {bool: dtypes.bool_, int: dtypes.int64, float: dtypes.float64,
                      complex: dtypes.complex128}
+# Python numbers are weakly typed (bool is not, as in JAX: it has no other dtype to adapt to)
+_PY_SCALAR_AVALS = {t: ShapedArray((), d, t is not bool) for t, d in _PY_SCALAR_DTYPES.items()}
+
+
+# (shape, dtype) -> ShapedArray of NumPy values: avals are immutable, so they are shared.
+_array_avals: dict = {}
 
 
 def get_aval(x: Any) -> ShapedArray:
@@ -78,14 +98,29 @@ def get_aval(x: Any) -> ShapedArray:
     if isinstance(x, Tracer):
         return x.aval
     if isinstance(x, (np.ndarray, np.generic)):
-        return ShapedArray(x.shape, dtypes.check_supported(x.dtype))
+        key = (x.shape, x.dtype)
+        aval = _array_avals.get(key)
+        if aval is None:
+            aval = ShapedArray(x.shape, dtypes.check_supported(x.dtype))
+            if len(_array_avals) > 4096:
+                _array_avals.clear()
+            _array_avals[key] = aval
+        return aval
     t = type(x)
-    if t in _PY_SCALAR_DTYPES:
-        return ShapedArray((), _PY_SCALAR_DTYPES[t])
+    if t in _PY_SCALAR_AVALS:
+        return _PY_SCALAR_AVALS[t]
     raise TypeError(
         f"functrace expected an array, a scalar or a tracer but got a value of type "
         f"{t.__name__} ({x!r:.80}); convert it with numpy.asarray or mark the argument static."
     )
+
+
+def is_weak(x: Any) -> bool:
+    """Whether ``x`` is weakly typed: a Python int/float/complex or a tracer of one."""
+    t = type(x)
+    if t in _PY_SCALAR_AVALS:
+        return t is not bool
+    return isinstance(x, Tracer) and x.aval.weak_type
 
 
 def is_array_like(x: Any) -> bool:
@@ -240,10 +275,35 @@ shape_rules: dict[Primitive, Callable] = {}
 impl_rules: dict[Primitive, Callable] = {}
 
 
+# Shape rules are pure functions of (input types, params): eager code and tracing repeat the
+# same few combinations, so their results are memoised. Params holding sub-programs are not
+# cached (it would keep the programs alive), nor unhashable ones; failures are never cached.
+_abstract_eval_cache: dict = {}
+_uncacheable_prims: set = set()
+
+
 def abstract_eval(prim: Primitive, in_avals: Sequence[ShapedArray], params: dict
                   ) -> list[ShapedArray]:
+    key = None
+    if prim not in _uncacheable_prims:
+        key = (prim, tuple(in_avals), tuple([a.weak_type for a in in_avals]),
+               tuple(params.items()))
+        try:
+            hit = _abstract_eval_cache.get(key)
+        except TypeError:  # an unhashable param
+            hit = key = None
+        if hit is not None:
+            return list(hit)
     out = shape_rules[prim](*in_avals, **params)
-    return list(out) if prim.multiple_results else [out]
+    outs = list(out) if prim.multiple_results else [out]
+    if key is not None:
+        if any(True for _ in subjaxprs(params)):
+            _uncacheable_prims.add(prim)
+        else:
+            if len(_abstract_eval_cache) > 8192:
+                _abstract_eval_cache.clear()
+            _abstract_eval_cache[key] = tuple(outs)
+    return outs
 
 
 def checked_abstract_eval(prim: Primitive, in_avals: Sequence[ShapedArray], params: dict
@@ -271,9 +331,10 @@ def check_finite(primitive: Primitive, outs: Sequence[Any]) -> None:
         else:
             continue
         where = user_frame_info() or "an unknown location"
+        flag = f"debug_{kind.lower()}s"
         raise FloatingPointError(
-            f"{kind} produced by primitive '{primitive}' at {where}. (debug_{kind.lower()}s "
-            "is on; turn it off with functrace.config.update('debug_nans', False).)")
+            f"{kind} produced by primitive '{primitive}' at {where}. ({flag} is on; turn it "
+            f"off with functrace.config.update('{flag}', False).)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,13 +345,15 @@ def check_finite(primitive: Primitive, outs: Sequence[Any]) -> None:
 class MainTrace:
     """One entry of the trace stack: a running transformation at a fixed level."""
 
-    __slots__ = ("level", "trace_type", "global_data", "alive")
+    __slots__ = ("level", "trace_type", "global_data", "alive", "outer_dynamic", "trace")
 
     def __init__(self, level: int, trace_type: type, global_data: Any = None):
         self.level = level
         self.trace_type = trace_type
         self.global_data = global_data
         self.alive = True
+        self.trace = None  # the Trace for this level, made on first use and then shared
+        self.outer_dynamic: MainTrace | None = None  # the dynamic trace it replaced
 
     def __repr__(self):
         return f"MainTrace({self.level}, {self.trace_type.__name__})"
@@ -327,14 +390,60 @@ class UnexpectedTracerError(Exception):
     """A tracer was used outside the transformation that created it."""
 
 
+TRACE_NAMES = {"JaxprTrace": "jit/make_jaxpr", "BatchTrace": "vmap", "JVPTrace": "jvp/grad",
+               "PartialEvalTrace": "grad/vjp/linearize"}
+
+
+def transformation_name(trace_type: type) -> str:
+    """What users call the transformation a trace type implements (``"vmap"``, ...)."""
+    return TRACE_NAMES.get(trace_type.__name__, trace_type.__name__)
+
+
 def _escaped_message(tracer: Tracer) -> str:
+    main = tracer._trace.main
+    state = "finished" if not main.alive else "unrelated"
+    where = user_frame_info()
     return (
-        f"A traced value ({tracer.aval.str_short()}) from a finished or unrelated "
-        f"{tracer._trace.main.trace_type.__name__} was used here. This happens when a function "
-        "being transformed stores an intermediate value in a global, a closure or an object "
-        "attribute and it is used after the transformation returned. Return the value from the "
-        "function instead of storing it."
+        f"A traced value ({tracer.aval.str_short()}) from a {state} "
+        f"{transformation_name(main.trace_type)} transformation was used outside of it. This "
+        "happens when a function being transformed stores an intermediate value in a global, a "
+        "closure or an object attribute and it is used after the transformation returned. "
+        "Return the value from the function instead of storing it."
+        + (f"{_LOCATION_MARK}{where})" if where else "")
     )
+
+
+# Messages that already name the user's line (see ``checked_abstract_eval``) contain this.
+_LOCATION_MARK = "\n  (at "
+_LOCATABLE = (TypeError, ValueError, IndexError, NotImplementedError, UnexpectedTracerError)
+
+
+def add_user_location(e: BaseException) -> None:
+    """Append the user's line that led to ``e`` to its message, if ``e`` was raised by
+    functrace (or NumPy on its behalf) and its message does not name a line yet.
+
+    Errors that propagate out of a transformation (shape mismatches in ``a @ b``, unsupported
+    NumPy functions, conversions of abstract values...) are raised deep in functrace; the line
+    to fix is the innermost frame of the traceback that belongs to the user.
+    """
+    if not isinstance(e, _LOCATABLE) or len(e.args) != 1 or not isinstance(e.args[0], str):
+        return
+    msg = e.args[0]
+    if _LOCATION_MARK in msg or "\n  (in " in msg:
+        return
+    frames = []
+    tb = e.__traceback__
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    if not frames or not _is_ours(frames[-1].tb_frame.f_code.co_filename):
+        return  # raised by the user's own code: leave it alone
+    for tb in reversed(frames):
+        code = tb.tb_frame.f_code
+        if not _is_ours(code.co_filename):
+            e.args = (f"{msg}{_LOCATION_MARK}{code.co_filename}:{tb.tb_lineno} "
+                      f"({code.co_name}))",)
+            return
 
 
 class Tracer:
@@ -389,6 +498,9 @@ def new_main(trace_type: type, global_data: Any = None):
     stack.append(main)
     try:
         yield main
+    except Exception as e:
+        add_user_location(e)  # the error escapes the transformation: say where it started
+        raise
     finally:
         stack.pop()
         main.alive = False
@@ -403,6 +515,8 @@ def new_dynamic(main: MainTrace):
     """
     st = _thread_state
     prev, st.dynamic_trace = st.dynamic_trace, main
+    if main is not None and main is not prev:
+        main.outer_dynamic = prev
     try:
         yield
     finally:
@@ -423,7 +537,10 @@ def find_top_trace(args) -> Trace:
                 raise UnexpectedTracerError(_escaped_message(x))
             if main.level > top_main.level:
                 top_main = main
-    return top_main.trace_type(top_main)
+    trace = top_main.trace
+    if trace is None:
+        trace = top_main.trace = top_main.trace_type(top_main)
+    return trace
 
 
 def full_lower(val):
@@ -433,6 +550,9 @@ def full_lower(val):
 def bind(prim: Primitive, *args, **params):
     """Apply ``prim`` to ``args`` in the innermost transformation that sees them."""
     trace = find_top_trace(args)
+    if type(trace) is EvalTrace:  # eager: no tracers to raise or lower
+        outs = trace.process_primitive(prim, args, params)
+        return list(outs) if prim.multiple_results else outs[0]
     tracers = [trace.full_raise(a) for a in args]
     outs = trace.process_primitive(prim, tracers, params)
     if prim.multiple_results:
@@ -452,9 +572,14 @@ class EvalTrace(Trace):
 
     def process_primitive(self, primitive, values, params):
         # Type-check eagerly too, so a program that runs un-jitted also traces and compiles.
-        checked_abstract_eval(primitive, [get_aval(v) for v in values], params)
+        out_avals = checked_abstract_eval(primitive, [get_aval(v) for v in values], params)
         out = impl_rules[primitive](*values, **params)
-        outs = out if primitive.multiple_results else [out]
+        if primitive.multiple_results:
+            outs = out
+        elif out_avals[0].weak_type and not out_avals[0].shape:
+            outs = [np.asarray(out).item()]  # arithmetic on Python scalars stays weak
+        else:
+            outs = [out]
         if _config.debug_nans or _config.debug_infs:
             check_finite(primitive, outs)
         return outs
@@ -473,18 +598,35 @@ _SKIP_FILES = {"<frozen importlib._bootstrap>", os.path.dirname(os.__file__) + o
                + "contextlib.py", os.path.dirname(os.__file__) + os.sep + "functools.py"}
 
 
+def _is_ours(fname: str) -> bool:
+    return fname.startswith(_SKIP_FILE_PREFIXES) or fname in _SKIP_FILES
+
+
 def user_frame_info(skip_prefixes=_SKIP_FILE_PREFIXES) -> str | None:
     """``file:line (function)`` of the innermost frame that is the user's code, not ours."""
     override = _thread_state.source_info
     if override is not None:
         return override
     frame = sys._getframe(1)
+    default = skip_prefixes is _SKIP_FILE_PREFIXES
     while frame is not None:
-        fname = frame.f_code.co_filename
-        if not fname.startswith(skip_prefixes) and fname not in _SKIP_FILES:
-            return f"{fname}:{frame.f_lineno} ({frame.f_code.co_name})"
+        code = frame.f_code
+        ours = _our_code.get(code) if default else None
+        if ours is None:
+            fname = code.co_filename
+            ours = fname.startswith(skip_prefixes) or fname in _SKIP_FILES
+            if default:
+                if len(_our_code) > 16384:
+                    _our_code.clear()
+                _our_code[code] = ours
+        if not ours:
+            return f"{code.co_filename}:{frame.f_lineno} ({code.co_name})"
         frame = frame.f_back
     return None
+
+
+# code object -> whether it is functrace's (or NumPy's, ...) rather than the user's
+_our_code: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,7 +646,10 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
     env.update(zip(jaxpr.invars, args))
 
     def read(a):
-        return a.val if isinstance(a, Literal) else env[a]
+        if isinstance(a, Literal):
+            # a weak literal is re-bound as the Python scalar it was, so it stays weak
+            return a.val.item() if a.aval.weak_type else a.val
+        return env[a]
 
     st = _thread_state
     prev = st.source_info

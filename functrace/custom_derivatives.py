@@ -215,6 +215,10 @@ def _custom_lin_impl(*args, name, **_):
 
 
 core.impl_rules[custom_lin_p] = _custom_lin_impl
+# forward mode over a custom_vjp (jacfwd, hessian) meets custom_lin under vmap: give the impl's
+# clear "forward mode is not supported" error rather than a missing-rule one
+batching.batch_rules[custom_lin_p] = (
+    lambda vals, dims, axis_size, **params: _custom_lin_impl(*vals, **params))
 
 
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts, name):

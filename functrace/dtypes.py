@@ -47,39 +47,57 @@ def check_supported(dtype: np.dtype, what: str = "value") -> np.dtype:
     return dtype
 
 
+# dtype kinds: these run several times per traced operation, and np.issubdtype is slow there
 def is_float(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype).kind == "f"
 
 
 def is_complex(dtype) -> bool:
-    return np.issubdtype(dtype, np.complexfloating)
+    return np.dtype(dtype).kind == "c"
 
 
 def is_inexact(dtype) -> bool:
-    return np.issubdtype(dtype, np.inexact)
+    return np.dtype(dtype).kind in "fc"
 
 
 def is_integer(dtype) -> bool:
-    return np.issubdtype(dtype, np.integer)
+    return np.dtype(dtype).kind in "iu"
 
 
 def is_bool(dtype) -> bool:
     return np.dtype(dtype) == bool_
 
 
+# the Python scalar NumPy's NEP 50 promotion treats as weak, per weakly typed dtype
+_WEAK_STAND_INS = {np.dtype(np.int64): 0, np.dtype(np.float64): 0.0,
+                   np.dtype(np.complex128): 0j, np.dtype(np.bool_): False}
+
+
+def _promotion_operand(a):
+    """What ``np.result_type`` should see for ``a``: a Python scalar stays (weak), a dtype-like
+    becomes a dtype, an array, tracer or aval gives its dtype (a Python scalar of its kind when
+    weakly typed)."""
+    if isinstance(a, (bool, int, float, complex)):
+        return a
+    if isinstance(a, (type, str, np.dtype)):
+        return np.dtype(a)
+    aval = getattr(a, "aval", None)
+    if aval is None and hasattr(a, "weak_type"):
+        aval = a  # an abstract value itself
+    if aval is not None:
+        if aval.weak_type:
+            return _WEAK_STAND_INS.get(aval.dtype, aval.dtype)
+        return aval.dtype
+    dtype = getattr(a, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        return dtype
+    return np.dtype(a)
+
+
 def result_type(*args) -> np.dtype:
-    """NEP 50 promotion of dtypes, arrays and (weak) Python scalars, as NumPy 2 does it."""
-    converted = []
-    for a in args:
-        if isinstance(a, (bool, int, float, complex)):
-            converted.append(a)
-        elif hasattr(a, "aval"):
-            converted.append(a.aval.dtype)
-        elif hasattr(a, "dtype"):
-            converted.append(a.dtype)
-        else:
-            converted.append(np.dtype(a))
-    return np.result_type(*converted)
+    """NEP 50 promotion of dtypes, dtype-likes (``float``, ``np.float32``, ``"int8"``), arrays,
+    tracers and weak values (Python scalars and weakly typed tracers), as NumPy 2 does it."""
+    return np.result_type(*[_promotion_operand(a) for a in args])
 
 
 @functools.cache

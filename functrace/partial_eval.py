@@ -31,15 +31,15 @@ class EqnRecipe:
 
 
 class PartialEvalTracer(Tracer):
-    """Either a known value (``known``), or an unknown one with a ``var`` and how it was made."""
+    """Either a known value (``known``), or an unknown one with an ``atom`` and how it was made."""
 
-    __slots__ = ("known", "_aval", "var", "recipe", "const")
+    __slots__ = ("known", "_aval", "atom", "recipe", "const")
 
     def __init__(self, trace, aval: ShapedArray, known: Any = _UNKNOWN):
         self._trace = trace
         self._aval = aval
         self.known = known
-        self.var = None
+        self.atom = None
         self.recipe = None  # None (an input), "const", or an EqnRecipe
         self.const = None
 
@@ -65,7 +65,7 @@ class PartialEvalTrace(core.Trace):
 
     def new_arg(self, aval: ShapedArray) -> PartialEvalTracer:
         t = PartialEvalTracer(self, aval)
-        t.var = Var(aval)
+        t.atom = Var(aval)
         return t
 
     def pure(self, val) -> PartialEvalTracer:
@@ -84,16 +84,16 @@ class PartialEvalTrace(core.Trace):
             return hit
         u = PartialEvalTracer(self, t.aval)
         if t.aval.shape == () and not isinstance(val, Tracer):
-            u.var = Literal(val, t.aval)
+            u.atom = Literal(val, t.aval)
         else:
-            u.var = Var(t.aval)
+            u.atom = Var(t.aval)
         u.recipe = "const"
         u.const = val
         cache[id(val)] = u  # one residual per known value, however often it is read
         return u
 
     def process_primitive(self, primitive, tracers, params):
-        if all(t.is_known() for t in tracers):
+        if all(t.known is not _UNKNOWN for t in tracers):
             outs = core.bind(primitive, *[t.known for t in tracers], **params)
             outs = outs if primitive.multiple_results else [outs]
             return [self.pure(o) for o in outs]
@@ -107,7 +107,7 @@ class PartialEvalTrace(core.Trace):
         tracers_in = [self.instantiate_const(t) for t in tracers]
         out_avals = core.abstract_eval(primitive, [t.aval for t in tracers_in], params)
         outs = [self.new_arg(a) for a in out_avals]
-        eqn = Eqn(primitive, [t.var for t in tracers_in], [t.var for t in outs], params,
+        eqn = Eqn(primitive, [t.atom for t in tracers_in], [t.atom for t in outs], params,
                   core.user_frame_info())
         recipe = EqnRecipe(eqn, tracers_in)
         for t in outs:
@@ -145,8 +145,8 @@ def tracers_to_jaxpr(in_tracers: Sequence[PartialEvalTracer],
             continue
         t = node
         if t.recipe == "const":
-            if isinstance(t.var, Var) and id(t.var) not in consts:
-                consts[id(t.var)] = (t.var, t.const)
+            if isinstance(t.atom, Var) and id(t.atom) not in consts:
+                consts[id(t.atom)] = (t.atom, t.const)
         elif t.recipe is None:
             if id(t) not in input_ids:
                 raise core.UnexpectedTracerError(
@@ -156,7 +156,7 @@ def tracers_to_jaxpr(in_tracers: Sequence[PartialEvalTracer],
             stack.append((t.recipe, False))
     del trace_main
     constvars = [v for v, _ in consts.values()]
-    jaxpr = Jaxpr(constvars, [t.var for t in in_tracers], [t.var for t in out_tracers], eqns)
+    jaxpr = Jaxpr(constvars, [t.atom for t in in_tracers], [t.atom for t in out_tracers], eqns)
     return jaxpr, [c for _, c in consts.values()]
 
 

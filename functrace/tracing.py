@@ -20,12 +20,12 @@ from .tree_util import tree_flatten, tree_unflatten
 
 
 class JaxprTracer(Tracer):
-    __slots__ = ("var", "_aval")
+    __slots__ = ("atom", "_aval")
 
     def __init__(self, trace: JaxprTrace, aval: ShapedArray):
         self._trace = trace
         self._aval = aval
-        self.var = None  # an Atom, set by the builder
+        self.atom = None  # an Atom, set by the builder
 
     @property
     def aval(self):
@@ -42,7 +42,7 @@ class JaxprBuilder:
 
     def new_tracer(self, trace, aval, atom=None) -> JaxprTracer:
         t = JaxprTracer(trace, aval)
-        t.var = Var(aval) if atom is None else atom
+        t.atom = Var(aval) if atom is None else atom
         self.tracers.append(t)
         return t
 
@@ -60,7 +60,7 @@ class JaxprBuilder:
         outs = [trace.full_raise(v) for v in out_vals]
         constvars = [var for var, _ in self.const_vals.values()]
         consts = [val for _, val in self.const_vals.values()]
-        jaxpr = Jaxpr(constvars, [t.var for t in in_tracers], [t.var for t in outs], self.eqns)
+        jaxpr = Jaxpr(constvars, [t.atom for t in in_tracers], [t.atom for t in outs], self.eqns)
         return ClosedJaxpr(jaxpr, consts)
 
 
@@ -83,8 +83,8 @@ class JaxprTrace(core.Trace):
         in_avals = [t.aval for t in tracers]
         out_avals = core.checked_abstract_eval(primitive, in_avals, params)
         outs = [self.builder.new_tracer(self, a) for a in out_avals]
-        self.builder.eqns.append(Eqn(primitive, [t.var for t in tracers],
-                                     [t.var for t in outs], params, core.user_frame_info()))
+        self.builder.eqns.append(Eqn(primitive, [t.atom for t in tracers],
+                                     [t.atom for t in outs], params, core.user_frame_info()))
         return outs
 
 

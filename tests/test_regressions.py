@@ -13,17 +13,13 @@ import pytest
 import functrace as ft
 import functrace.numpy as fnp
 
+
 # Bug: functrace has no array type of its own, so a value computed only from unbatched vmap
 # arguments (or from constants: fnp.asarray(W)) is a plain NumPy array, and indexing it with a
 # traced integer raises ConcretizationTypeError. In JAX, jnp.sin(W) / jnp.asarray(W) are jax
 # Arrays, which traced indices can index: vmap(lambda W, i: jnp.sin(W)[i], in_axes=(None, 0))
 # and jit(lambda i: jnp.asarray(W)[i]) both work there. Found by the fuzzer as
 #     v4 = np.argmax(v3); v5 = x1[v4 % 3]      under vmap(in_axes=(0, None, None)).
-_NUMPY_INDEXED_BY_TRACER = (
-    "NumPy arrays cannot be indexed by tracers; the fuzzer renders traced indexing as np.take")
-
-
-@pytest.mark.xfail(strict=True, reason=_NUMPY_INDEXED_BY_TRACER)
 def test_numpy_array_indexed_by_traced_index_under_vmap():
     W = np.arange(6.0).reshape(3, 2)
     idx = np.array([0, 2])
@@ -31,7 +27,6 @@ def test_numpy_array_indexed_by_traced_index_under_vmap():
     np.testing.assert_allclose(got, np.sin(W)[idx])
 
 
-@pytest.mark.xfail(strict=True, reason=_NUMPY_INDEXED_BY_TRACER)
 def test_asarray_constant_indexed_by_traced_index_under_make_jaxpr():
     W = np.arange(6.0).reshape(3, 2)
     closed = ft.make_jaxpr(lambda i: fnp.asarray(W)[i])(np.int64(1))
@@ -43,14 +38,10 @@ def test_asarray_constant_indexed_by_traced_index_under_make_jaxpr():
 # float32; functrace's tracers for Python scalars are strong float64, so make_jaxpr/jit/jvp of
 # the same function return float64 (and the jaxpr converts x to float64). The eager call, vmap
 # with in_axes=None and grad with respect to x already give float32.
-_WEAK_SCALAR_ARGS = "Python scalar arguments are traced as strong float64 (no weak types)"
-
-
 def _scale(a, x):
     return a * x
 
 
-@pytest.mark.xfail(strict=True, reason=_WEAK_SCALAR_ARGS)
 def test_python_scalar_argument_stays_weak_under_make_jaxpr():
     x = np.ones(3, np.float32)
     assert _scale(2.0, x).dtype == np.float32  # NumPy's answer
@@ -58,7 +49,6 @@ def test_python_scalar_argument_stays_weak_under_make_jaxpr():
     assert closed.jaxpr.outvars[0].aval.dtype == np.float32
 
 
-@pytest.mark.xfail(strict=True, reason=_WEAK_SCALAR_ARGS)
 def test_python_scalar_argument_stays_weak_under_jvp():
     x = np.ones(3, np.float32)
     out, tangent = ft.jvp(_scale, (2.0, x), (1.0, x))

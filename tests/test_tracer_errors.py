@@ -9,6 +9,7 @@ the fix. NumPy functions dispatch to functrace.numpy; unsupported ones raise
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 
@@ -71,15 +72,30 @@ def test_conversions_of_known_values_work_under_grad():
         n = int(x[1])  # a known value
         for _ in range(n):
             s = s + x[1] ** 2
-        assert isinstance(x.tolist(), list) and isinstance(x[2].item(), float)
-        assert np.asarray(x).shape == (3,)
-        assert abs(float(x[2]) - 3.0) < 1e-3 and abs(complex(x[2]) - 3.0) < 1e-3
+        assert isinstance(x[2].item(), float)
         return s + x[2] ** 2
 
     x = np.array([0.5, 2.5, 3.0])
     g = ft.grad(f)(x)
     np.testing.assert_allclose(g, [np.cos(0.5), 2 * 2 * 2.5, 6.0])
     ft.check_grads(lambda x: f(x), (x,), order=1, modes=("rev",))
+
+
+def _tolist(x):
+    return x.tolist() if hasattr(x, "tolist") else [x]
+
+
+@pytest.mark.parametrize("convert", [float, complex, np.asarray, _tolist, math.sin])
+def test_conversions_that_would_cut_the_derivative_raise_under_grad(convert):
+    # JAX raises here too: the result would be a constant as far as differentiation goes
+    with pytest.raises(ConcretizationTypeError, match="would cut the derivative"):
+        ft.grad(lambda x: x * fnp.sum(convert(x)))(2.0)
+    # the same conversions of values that are not differentiated still work
+    def f(x):
+        c = convert(ft.lax.stop_gradient(x * 1.5))  # a plain value
+        return x * float(np.sum(np.real(c)))
+
+    assert ft.grad(f)(2.0) == np.sum(np.real(convert(3.0)))
 
 
 def test_bool_of_known_array_follows_numpy():
@@ -165,9 +181,9 @@ def test_ufunc_methods_dispatch():
 
 @pytest.mark.parametrize("call, name", [
     (lambda x: np.fft.fft(x), "numpy.fft.fft on traced values"),
-    (lambda x: np.gcd(x.astype(np.int64), 2), "numpy.gcd on"),
-    (lambda x: np.histogram(x), "numpy.histogram on"),
-    (lambda x: np.linalg.inv(x[:, :2]), "numpy.linalg.inv on"),
+    (lambda x: np.fft.irfft(x), "numpy.fft.irfft on traced values"),
+    (lambda x: np.frompyfunc(abs, 1, 1)(x), "numpy.abs (vectorized) on"),
+    (lambda x: np.linalg.eig(x[:, :2]), "numpy.linalg.eig ("),
     (lambda x: np.sin(x, out=np.empty_like(X)), "numpy.sin(..., out=...)"),
     (lambda x: np.add.at(x, 0, 1.0), "numpy.add.at on"),
     (lambda x: np.sin(x, where=X > 0), "numpy.sin(..., where=...)"),

@@ -111,6 +111,16 @@ def staging() -> bool:
     return core._state().dynamic_trace is not None
 
 
+def lift_to_dynamic(x: Any):
+    """A NumPy constant as a tracer of the dynamic trace (``jit``/``make_jaxpr``/``vmap``), if
+    one is running: ``fnp.asarray(W)`` inside them is then an array of the transformed function
+    (JAX's omnistaging), which traced indices can index. Unchanged otherwise."""
+    main = core._state().dynamic_trace
+    if main is None or isinstance(x, Tracer):
+        return x
+    return main.trace_type(main).pure(x)
+
+
 def scalarize(x: Any):
     """0-d NumPy arrays become NumPy scalars, as NumPy returns them from reductions."""
     if type(x) is np.ndarray and x.ndim == 0:
@@ -140,7 +150,30 @@ def promote_args(*args, to_inexact: bool = False) -> list:
     dtype = promote_dtype(*args)
     if to_inexact:
         dtype = dtypes.to_inexact(dtype)
+    if all_weak(args):
+        return [weak_cast(a, dtype) for a in args]
     return [cast(a, dtype) for a in args]
+
+
+def all_weak(args) -> bool:
+    """Whether ``args`` are all weakly typed and at least one is traced: then, as in JAX, the
+    result is weak too (``2 * a`` for a traced Python float ``a`` still adapts to float32).
+    Only Python scalars (no tracer) keep NumPy's eager behaviour."""
+    return (any(isinstance(a, Tracer) for a in args)
+            and all(core.is_weak(a) for a in args))
+
+
+_WEAK_DTYPES = (dtypes.int64, dtypes.float64, dtypes.complex128)
+
+
+def weak_cast(x: Any, dtype: np.dtype):
+    """``cast`` that keeps a Python scalar a Python scalar (of ``dtype``'s kind), so that it
+    stays weakly typed next to weakly typed tracers."""
+    if is_py_scalar(x) and dtype in _WEAK_DTYPES:
+        return np.asarray(x, dtype).item()
+    if isinstance(x, Tracer) and dtype in _WEAK_DTYPES and dtype_of(x) != dtype:
+        return lax.convert_element_type(x, dtype, weak_type=True)
+    return cast(x, dtype)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -183,6 +216,8 @@ def broadcast_arrays(*args) -> list:
 def elementwise(lax_fn, *args, to_inexact: bool = False):
     """Apply an n-ary lax elementwise function with NumPy promotion and broadcasting."""
     args = promote_args(*args, to_inexact=to_inexact)
+    if all(shape_of(a) == () for a in args):
+        return lax_fn(*args)  # nothing to broadcast; weak Python scalars stay weak
     return lax_fn(*broadcast_arrays(*args))
 
 

@@ -27,6 +27,7 @@ from ._base import (
     cast,
     dtype_of,
     is_py_scalar,
+    lift_to_dynamic,
     normalize_axis,
     staging,
 )
@@ -253,8 +254,8 @@ def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
     """``numpy.asarray``: tracers stay tracers (cast to ``dtype``); lists holding tracers are
     stacked into one traced array."""
     if isinstance(a, (Tracer, list, tuple)):
-        return _asarray(a, dtype)
-    return np.asarray(a, dtype)
+        return lift_to_dynamic(_asarray(a, dtype))
+    return lift_to_dynamic(np.asarray(a, dtype))
 
 
 def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0,  # noqa: A002
@@ -266,6 +267,7 @@ def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0
             out = np.array(out, copy=True)
     else:
         out = np.array(object, dtype, copy=copy, ndmin=0)
+    out = lift_to_dynamic(out)
     nd = core.get_aval(out).ndim
     if ndmin > nd:
         out = lax.reshape(out, (1,) * (ndmin - nd) + core.get_aval(out).shape)

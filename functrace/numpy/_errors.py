@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-_TRACE_NAMES = {
-    "JaxprTrace": "jit/make_jaxpr",
-    "BatchTrace": "vmap",
-    "PartialEvalTrace": "grad/vjp/linearize",
-    "JVPTrace": "jvp/grad",
-}
+from .. import core
 
-_FIX = ("Use functrace.numpy.where (or lax.cond) for value-dependent branches and "
-        "selections, or mark the argument static with static_argnums so its value is known "
-        "while tracing.")
+_FIX = ("Use functrace.numpy.where (or lax.cond, lax.while_loop) for value-dependent branches, "
+        "loops and selections, or mark the argument static with static_argnums so its value is "
+        "known while tracing.")
 
 
 class ConcretizationTypeError(TypeError):
@@ -33,8 +28,24 @@ class NonConcreteBooleanIndexError(IndexError):
 
 def transformation_name(tracer: Any) -> str:
     """A human name for the transformation a tracer belongs to (``"vmap"``, ``"jit"``...)."""
-    name = type(tracer._trace).__name__
-    return _TRACE_NAMES.get(name, name)
+    chain = [tracer]
+    while (inner := _inner_tracer(chain[-1])) is not None:
+        chain.append(inner)
+    names = list(dict.fromkeys(core.transformation_name(type(t._trace)) for t in chain))
+    # The innermost transformation is the one that made the value abstract (jit in
+    # ``jit(grad(f))``); the outer ones only wrap it.
+    if len(names) == 1:
+        return names[0]
+    return f"{names[-1]} (and {', '.join(reversed(names[:-1]))})"
+
+
+def _inner_tracer(tracer: Any) -> Any:
+    """The tracer a tracer wraps (a JVP primal, a batched value...), or None."""
+    for attr in ("primal", "val", "known"):
+        v = getattr(tracer, attr, None)
+        if isinstance(v, core.Tracer):
+            return v
+    return None
 
 
 def describe(tracer: Any) -> str:
@@ -57,3 +68,13 @@ def boolean_index_error(mask: Any) -> NonConcreteBooleanIndexError:
         "of the result would depend on how many entries are True, which is unknown while "
         "tracing. Use functrace.numpy.where(mask, x, 0) (keeps the shape; combine with a sum "
         "or mean), or pass the mask as a static (NumPy) array.")
+
+
+def differentiated_conversion_error(tracer: Any, operation: str) -> ConcretizationTypeError:
+    """The error for ``operation`` (e.g. ``"float() of a traced value"``) on a value whose
+    derivative is being taken: the conversion would silently drop that derivative."""
+    return ConcretizationTypeError(
+        f"{operation} would cut the derivative: the value ({describe(tracer)}) is being "
+        "differentiated, and a plain Python or NumPy number carries no derivative. Compute "
+        "with functrace.numpy (fnp.sin(x), not math.sin(x)) and keep the value an array, or "
+        "apply functrace.lax.stop_gradient first if dropping the derivative is what you mean.")

@@ -523,10 +523,10 @@ def _mode_indices(indices, n: int, mode):
     raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
 
 
-def take(a, indices, axis=None, out=None, mode=None):
+def take(a, indices, axis=None, out=None, mode=None, fill_value=None):
     """``numpy.take``: entries at ``indices`` along ``axis`` (of the flattened array if None).
-    Out-of-range static indices raise; traced ones are clamped (``mode='clip'``/``'wrap'``
-    as in NumPy)."""
+    Out-of-range static indices raise as in NumPy; traced ones read ``fill_value`` (NaN for
+    floats), JAX's default ``mode='fill'``; ``mode='clip'``/``'wrap'`` as in NumPy."""
     check_unsupported("take", out=out)
     a = asarray(a)
     if axis is None:
@@ -538,6 +538,8 @@ def take(a, indices, axis=None, out=None, mode=None):
         indices = np.asarray(indices)
         if indices.dtype == np.float64 and indices.size == 0:
             indices = indices.astype(_INDEX_DTYPE)
+    if mode == "fill" or mode is None and isinstance(indices, Tracer):
+        return getitem(a, (slice(None),) * ax + (indices,), mode="fill", fill_value=fill_value)
     indices = _mode_indices(indices, shape[ax], mode)
     return getitem(a, (slice(None),) * ax + (indices,))
 

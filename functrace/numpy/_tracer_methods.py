@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..core import Tracer
-from ._errors import concretization_error
+from ._errors import concretization_error, differentiated_conversion_error
 
 
 def _fnp():
@@ -78,6 +78,36 @@ def _concrete(self: Tracer, operation: str) -> np.ndarray:
     return np.asarray(value)
 
 
+def _being_differentiated(t) -> bool:
+    """Whether ``t`` carries a non-zero tangent at some level: turning it into a plain number
+    would silently cut the derivative (JAX raises there too)."""
+    from ..ad import JVPTracer, Zero
+    from ..batching import BatchTracer
+    from ..partial_eval import PartialEvalTracer
+    while isinstance(t, Tracer):
+        if isinstance(t, JVPTracer):
+            if not isinstance(t.tangent, Zero):
+                return True
+            t = t.primal
+        elif isinstance(t, BatchTracer):
+            t = t.val
+        elif isinstance(t, PartialEvalTracer):
+            t = t.const
+        else:
+            return False
+    return False
+
+
+def _value(self: Tracer, operation: str) -> np.ndarray:
+    """The concrete value for a conversion that leaves functrace (float(), np.asarray, ...).
+    As in JAX, int(), bool() and .item() stay allowed under grad (the first two have zero
+    derivative almost everywhere anyway)."""
+    value = _concrete(self, operation)  # an abstract value is the more basic problem
+    if _being_differentiated(self):
+        raise differentiated_conversion_error(self, operation)
+    return value
+
+
 def _bool(self):
     return bool(_concrete(self, "bool() of a traced value (e.g. `if x > 0:` or `while`)"))
 
@@ -87,11 +117,11 @@ def _int(self):
 
 
 def _float(self):
-    return float(_concrete(self, "float() of a traced value"))
+    return float(_value(self, "float() of a traced value"))
 
 
 def _complex(self):
-    return complex(_concrete(self, "complex() of a traced value"))
+    return complex(_value(self, "complex() of a traced value"))
 
 
 def _index(self):
@@ -104,7 +134,7 @@ def _index(self):
 
 
 def _array(self, dtype=None, copy=None):
-    value = _concrete(self, "converting a traced value to a NumPy array (np.asarray/np.array, "
+    value = _value(self, "converting a traced value to a NumPy array (np.asarray/np.array, "
                             "a NumPy function without a functrace equivalent, or indexing a "
                             "NumPy array with a traced index: use "
                             "functrace.numpy.take(array, index, axis) for that)")
@@ -116,7 +146,7 @@ def _item(self, *args):
 
 
 def _tolist(self):
-    return _concrete(self, "x.tolist() of a traced value").tolist()
+    return _value(self, "x.tolist() of a traced value").tolist()
 
 
 def _format(self, spec):

@@ -18,12 +18,14 @@ import numpy as np
 from .. import core, dtypes, lax
 from ..core import Tracer
 from ._base import (
+    all_weak,
     asarray,
     broadcast_shapes,
     cast,
     check_unsupported,
     dtype_of,
     is_py_scalar,
+    weak_cast,
 )
 
 _WEAK_KEYS = {bool: dtypes.bool_, int: int, float: float, complex: complex}
@@ -52,6 +54,8 @@ def _operands(ufunc: np.ufunc, args: tuple) -> list:
                 x = asarray(x)
             aval = core.get_aval(x)
             key, shape = aval.dtype, aval.shape
+            if aval.weak_type:  # a traced Python scalar promotes like one
+                key = _WEAK_KEYS.get(type(np.zeros((), aval.dtype).item()), key)
         keys.append(key)
         vals.append(x)
         shapes.append(shape)
@@ -60,12 +64,13 @@ def _operands(ufunc: np.ufunc, args: tuple) -> list:
     out_shape = known[0] if known and known.count(known[0]) == len(known) else (
         broadcast_shapes(*known))
     out = []
+    weak = not out_shape and all_weak(vals)
     for x, key, shape, dt in zip(vals, keys, shapes, loop):
         if shape is None:
-            out.append(lax.full(out_shape, x, dt))
+            out.append(weak_cast(x, dt) if weak else lax.full(out_shape, x, dt))
             continue
         if key != dt:
-            x = lax.convert_element_type(x, dt)
+            x = weak_cast(x, dt) if weak else lax.convert_element_type(x, dt)
         if shape != out_shape:
             lead = len(out_shape) - len(shape)
             x = lax.broadcast_in_dim(x, out_shape, tuple(range(lead, len(out_shape))))
@@ -241,11 +246,13 @@ def _right_shift(x, s):
     return lax.select(too_far, fill, out)
 
 
-def _fmax_fmin(lax_fn):
+def _fmax_fmin(lax_fn, beats):
     def impl(x, y):
         if _is_intlike(x):
             return lax_fn(x, y)
-        return lax.select(_isnan(y), x, lax.select(_isnan(x), y, lax_fn(x, y)))
+        # x only where it strictly wins (or y is NaN): at ties the derivative goes to y, as
+        # in JAX (not split in halves like maximum's)
+        return lax.select(_or(_isnan(y), beats(x, y)), x, y)
     return impl
 
 
@@ -255,10 +262,11 @@ def _hypot(x, y):
     zero = _zeros(big)
     safe_big = lax.select(lax.eq(big, zero), lax.full_like(big, 1), big)
     ratio = lax.div(small, safe_big)
+    # at big == 0 this is 0 * sqrt(1) = 0 with derivative d(big): 0.5 per operand at (0, 0)
+    # through max's tie rule, as in JAX
     out = lax.mul(big, lax.sqrt(lax.add(lax.mul(ratio, ratio), lax.full_like(ratio, 1))))
-    out = lax.select(lax.eq(big, zero), zero, out)
     inf = lax.full_like(big, np.inf)
-    return lax.select(lax.eq(big, inf), inf, out)
+    return lax.select(_or(lax.eq(ax, inf), lax.eq(ay, inf)), inf, out)  # hypot(inf, nan)
 
 
 def _logaddexp(x, y, base2: bool = False):
@@ -373,8 +381,8 @@ fmod = _defufunc(np.fmod, lax.rem)
 float_power = _defufunc(np.float_power, lax.pow)
 maximum = _defufunc(np.maximum, lax.max)
 minimum = _defufunc(np.minimum, lax.min)
-fmax = _defufunc(np.fmax, _fmax_fmin(lax.max))
-fmin = _defufunc(np.fmin, _fmax_fmin(lax.min))
+fmax = _defufunc(np.fmax, _fmax_fmin(lax.max, lax.gt))
+fmin = _defufunc(np.fmin, _fmax_fmin(lax.min, lax.lt))
 arctan2 = atan2 = _defufunc(np.arctan2, lax.atan2)
 hypot = _defufunc(np.hypot, _hypot)
 logaddexp = _defufunc(np.logaddexp, _logaddexp)

@@ -50,7 +50,10 @@ def _elementwise_shape_rule(name: str, kind: str, out_dtype: Callable | None):
                             f"{', '.join(a.dtype.name for a in avals)}")
         dtype = avals[0].dtype
         _check_kind(name, dtype, kind)
-        return ShapedArray(avals[0].shape, out_dtype(dtype) if out_dtype else dtype)
+        if out_dtype:
+            return ShapedArray(avals[0].shape, out_dtype(dtype))
+        # as in JAX: weakly typed iff every operand is (a Python scalar's arithmetic)
+        return ShapedArray(avals[0].shape, dtype, all(a.weak_type for a in avals))
 
     return rule
 
@@ -176,7 +179,7 @@ def _select_n_shape(pred, *cases):
     if len({c.shape for c in cases}) != 1 or len({c.dtype for c in cases}) != 1:
         raise TypeError("select_n needs cases of equal shapes and dtypes, got "
                         f"{[c.str_short() for c in cases]}")
-    return cases[0]
+    return cases[0].update(weak_type=all(c.weak_type for c in cases))
 
 
 core.shape_rules[select_n_p] = _select_n_shape
@@ -224,22 +227,25 @@ ad.jvp_rules[select_n_p] = _select_n_jvp
 ad.transpose_rules[select_n_p] = _select_n_transpose
 
 convert_element_type_p = Primitive("convert_element_type")
-core.shape_rules[convert_element_type_p] = lambda x, *, new_dtype: x.update(dtype=new_dtype)
+# ``weak_type=True`` (JAX's param too): the result of converting a weakly typed value whose
+# result stays weak (a traced Python int in ``i * 0.5``)
+core.shape_rules[convert_element_type_p] = (
+    lambda x, *, new_dtype, weak_type=False: x.update(dtype=new_dtype, weak_type=weak_type))
 core.impl_rules[convert_element_type_p] = (
-    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()])
+    lambda x, *, new_dtype, weak_type=False: np.asarray(x).astype(new_dtype)[()])
 batching.defvectorized(convert_element_type_p)
 
 
-def _convert_jvp(primals, tangents, *, new_dtype):
+def _convert_jvp(primals, tangents, *, new_dtype, **params):
     (x,), (t,) = primals, tangents
-    out = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, **params)
     old = core.get_aval(x).dtype
     if isinstance(t, Zero) or not (dtypes.is_inexact(old) and dtypes.is_inexact(new_dtype)):
         return out, Zero(core.get_aval(out))
     return out, convert_element_type_p.bind(t, new_dtype=new_dtype)
 
 
-def _convert_transpose(ct, x, *, new_dtype):
+def _convert_transpose(ct, x, *, new_dtype, **params):
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
     return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
@@ -290,6 +296,8 @@ def _integer_pow_jvp(g, ans, x, *, y):
         return L.full_like(g, 0)
     if y == 1:
         return g
+    if y == 2:  # the common square: 2 * x as x + x (exact), one operation instead of three
+        return L.mul(g, L.add(x, x))
     return L.mul(g, L.mul(L.full_like(x, y), L.integer_pow(x, y - 1)))
 
 
@@ -312,6 +320,20 @@ ad.transpose_rules[add_p] = _linear_add_like(+1)
 defjvp(sub_p, lambda g, ans, x, y: g, lambda g, ans, x, y: L.neg(g))
 ad.transpose_rules[sub_p] = _linear_add_like(-1)
 defjvp(mul_p, lambda g, ans, x, y: L.mul(g, y), lambda g, ans, x, y: L.mul(x, g))
+_mul_jvp_general = ad.jvp_rules[mul_p]
+
+
+def _mul_jvp(primals, tangents):
+    x, y = primals
+    g, h = tangents
+    if x is y and g is h and not isinstance(g, Zero):
+        # a square x * x: one tangent product g * 2x instead of g * x + x * g, which also
+        # transposes to one product
+        return mul_p.bind(x, y), L.mul(g, L.add(x, x))
+    return _mul_jvp_general(primals, tangents)
+
+
+ad.jvp_rules[mul_p] = _mul_jvp
 
 
 def _mul_transpose(ct, x, y):
