@@ -22,13 +22,24 @@ TIMEOUT = 300  # seconds; each example is meant to take a few
 ARGS = {
     "numerical_vs_autodiff.py": ["--sizes", "10", "100", "400"],
     "checkpointing.py": ["--layers", "8", "--width", "128", "--batch", "32"],
+    "per_example_gradients.py": ["--batch", "32"],
 }
 
 
 def test_examples_exist():
     names = {p.name for p in EXAMPLES}
     assert {"derivatives.py", "jacobians.py", "sensitivity.py", "numerical_vs_autodiff.py",
-            "visualize_graph.py", "custom_rules.py", "checkpointing.py"} <= names
+            "visualize_graph.py", "custom_rules.py", "checkpointing.py", "train_mlp.py",
+            "rnn_scan.py", "per_example_gradients.py"} <= names
+
+
+def test_every_example_is_smoke_tested():
+    # test_example_runs is parametrised over every script in examples/ (nothing to register);
+    # this guards against examples hiding in subdirectories, which the glob would miss, and
+    # against ARGS entries for scripts that no longer exist.
+    nested = [p for p in EXAMPLES_DIR.rglob("*.py") if p.parent != EXAMPLES_DIR]
+    assert not nested, f"examples in subdirectories are not smoke-tested: {nested}"
+    assert set(ARGS) <= {p.name for p in EXAMPLES}, set(ARGS) - {p.name for p in EXAMPLES}
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
