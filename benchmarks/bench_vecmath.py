@@ -3,14 +3,19 @@
 For every function in ``functrace.backend.vecmath.VECTOR_MATH`` and dtype: the NumPy ufunc on
 10**6 elements (SciPy's for erf and logistic, when SciPy is installed; NumPy has none), a Numba
 loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the vecmath
-function. Medians over interleaved repetitions, in ns/element. Run pinned to one core:
+function. Medians (or minima) over interleaved repetitions, in ns/element. Run pinned to one
+core (``--help`` for the options):
 
     taskset -c 1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        /work/venv/bin/python benchmarks/bench_vecmath.py [names...]
+        /work/venv/bin/python benchmarks/bench_vecmath.py [names...] [--repeats 31]
+
+On a shared machine, medians move with the load of the other core(s) between runs; the minimum
+over many repetitions is the steadier estimate of a loop's own cost (``--stat min``).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 import sys
@@ -91,7 +96,7 @@ def _libm_pow(x, y):
 _libm_pow_jit = numba.njit(_libm_pow)
 
 
-def bench(name: str, dtype) -> dict[str, float]:
+def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> dict[str, float]:
     args = _inputs(name, dtype)
     out = np.empty_like(args[0])
     runners = {}
@@ -107,21 +112,34 @@ def bench(name: str, dtype) -> dict[str, float]:
     for run in runners.values():  # compile and warm up
         run()
     times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(REPEATS):  # interleaved, so drifting machine load hits all columns alike
+    for _ in range(repeats):  # interleaved, so drifting machine load hits all columns alike
         for key, run in runners.items():
             t0 = time.perf_counter()
             run()
             times[key].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) / N * 1e9 for k, v in times.items()}
+    return {k: stat(v) / N * 1e9 for k, v in times.items()}
 
 
-def main(names: list[str]) -> None:
-    names = names or list(VECTOR_MATH)
+def main(argv: list[str] | None = None) -> None:
+    global N
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help=f"functions (default: all of {list(VECTOR_MATH)})")
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per column")
+    ap.add_argument("--stat", choices=("median", "min"), default="median")
+    ap.add_argument("--size", type=int, default=10**6,
+                    help="elements per array (10**5 stays in L2: compute cost without DRAM)")
+    ap.add_argument("--dtype", choices=("float64", "float32"), action="append",
+                    help="only this dtype (repeatable; default both)")
+    args = ap.parse_args(argv)
+    N = args.size
+    names = args.names or list(VECTOR_MATH)
+    dtypes = args.dtype or ["float64", "float32"]
+    stat = statistics.median if args.stat == "median" else min
     print(f"{'function':10s} {'dtype':8s} {'numpy':>8s} {'numba+libm':>11s} {'vecmath':>8s}"
-          f" {'speedup vs numpy':>17s}   (ns/element, N={N}, median of {REPEATS})")
+          f" {'speedup vs numpy':>17s}   (ns/element, N={N}, {args.stat} of {args.repeats})")
     for name in names:
-        for dtype in (np.float64, np.float32):
-            r = bench(name, dtype)
+        for dtype in dtypes:
+            r = bench(name, dtype, args.repeats, stat)
             ratio = f"{r['numpy'] / r['vecmath']:.2f}x" if "numpy" in r else "-"
             cols = [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("numpy",)]
             cols.append(f"{r['numba+libm']:11.3f}" if "numba+libm" in r else f"{'-':>11s}")
@@ -131,4 +149,4 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

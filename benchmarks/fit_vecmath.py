@@ -128,6 +128,17 @@ def fits() -> list[Fit]:
         x = mp.sqrt(z)
         return (mp.tanh(x) - x) / x ** 3
 
+    def tanh_w(z):  # error of q enters tanh as |x|^3 q_err: relative to tanh itself
+        x = mp.sqrt(z)
+        return x ** 3 / mp.tanh(x)
+
+    def log2_t(z):  # log2(1+f) = s * q(s^2) (pow float32)
+        s = mp.sqrt(z)
+        return 2 * mp.atanh(s) / s / mp.log(2)
+
+    def exp2_t(r):
+        return mp.power(2, r)
+
     def sin_t(z):
         r = mp.sqrt(z)
         return (mp.sin(r) - r) / r ** 3
@@ -155,9 +166,14 @@ def fits() -> list[Fit]:
         Fit("LOG_F32", log_t, lambda z: mp.mpf(0.5), 0, smax2, 3, 1, f32),
         # pow needs log to ~2^-64: a longer R whose leading coefficient is kept double-double
         Fit("LOGPOW_F64", log_t, lambda z: mp.mpf(0.5) * 2 ** 11, 0, smax2, 10, 1, f64),
-        # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT
+        # pow float32 = 2^(y log2|x|) in float64: |y log2 x| <= 150 before float32 over/underflow,
+        # so log2's relative error is weighted by 128 (errors in float32 ulps of the result)
+        Fit("LOG2POW_F32", log2_t, lambda z: 128 / log2_t(z), 0, smax2, 5, 0, f32, f64),
+        Fit("EXP2POW_F32", exp2_t, lambda r: 1 / exp2_t(r), -0.5 * (1 + 2 ** -20),
+            0.5 * (1 + 2 ** -20), 7, 0, f32, f64),
+        # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT (float32: TANH_SPLIT_F32)
         Fit("TANH_F64", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 12, 0, f64),
-        Fit("TANH_F32", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 6, 0, f32),
+        Fit("TANH_F32", tanh_t, tanh_w, 0, TANH_SPLIT_F32 ** 2, 7, 0, f32),
         # sin(r) = r + r^3 q(r^2), cos(r) = 1 - r^2/2 + r^4 q(r^2), |r| <= pi/4; the float32
         # versions are evaluated in float64 (their argument reduction is done there)
         Fit("SIN_F64", sin_t, rel(sin_t), 0, pio4 ** 2, 7, 0, f64),
@@ -172,6 +188,7 @@ def fits() -> list[Fit]:
 
 
 TANH_SPLIT = 0.625  # |x| below: odd polynomial; above: 1 - 2/(exp(2|x|) + 1)
+TANH_SPLIT_F32 = 1.0  # float32: a longer polynomial, and a cheaper exp above (its error damped)
 ERF_SPLIT = 1.0  # |x| below: odd polynomial; above: 1 - exp(-x^2) * erfcx polynomial
 ERF_MAX = 6.0  # erf rounds to 1 beyond (float32 erf is computed in float64)
 ERFC_SHIFT = 3.5  # middle of [ERF_SPLIT, ERF_MAX]

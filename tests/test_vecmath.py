@@ -396,3 +396,21 @@ def test_float64_large_sweep(name):
         got = run(name, x)
         errs = ulp_errors(got, mp_reference(name, x))
     assert_ulp(name, x, got, errs)
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(VECTOR_MATH))
+def test_every_nan_payload_stays_nan(name, dtype):
+    # exponent-field arithmetic on a NaN with payload bits can produce a number (tanh float32
+    # once returned +-1 for 0x7fffffff); quiet, signalling and negative NaNs, a full vector each
+    if dtype == F64:
+        bits = np.array([0x7FF8000000000000, 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000001,
+                         0xFFF8000000000001], dtype=np.uint64)
+    else:
+        bits = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FBFFFFF, 0x7FFFFFFF, 0xFFFFFFFF],
+                        dtype=np.uint32)
+    x = np.repeat(bits.view(dtype), 16)
+    outs = [run(name, x, np.full_like(x, 2.5)), run(name, np.full_like(x, 2.5), x)] \
+        if name == "pow" else [run(name, x)]
+    for out in outs:
+        assert np.isnan(out).all(), f"{name}[{dtype}] of a NaN gave {out[~np.isnan(out)][:3]}"

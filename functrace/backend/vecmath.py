@@ -10,8 +10,13 @@ a ``numba.njit(inline="always")`` scalar function, one per dtype, looked up thro
 
 Accuracy: within 2 ulp of the correctly rounded result over each function's whole domain, with
 NumPy's results for special values (signed zeros, infinities, NaN, subnormals, overflow and
-underflow). Approach, coefficient derivation and measured accuracy/speed: docs/vecmath.md; the
-coefficients come from ``benchmarks/fit_vecmath.py`` (Remez fits), pasted below verbatim.
+underflow). Approach, coefficient derivation and measured accuracy/speed: the "Vectorised math"
+section of docs/backend.md; the coefficients come from ``benchmarks/fit_vecmath.py`` (Remez
+fits), pasted below verbatim.
+
+Speed notes: float32 integer steps are written as 32-bit LLVM code (Numba types int32
+arithmetic as int64, which halves the vector width); ``a*b + c`` is written as :func:`_fma`
+wherever one rounding is as good (fastmath stays off, so LLVM never contracts by itself).
 
 float32 functions do float32 arithmetic with float32 constants, except sin, cos, erf and pow,
 which compute in float64 and round once (their argument reduction or error amplification needs
@@ -189,6 +194,29 @@ def _horner_overload(x, coeffs):
     return ns["impl"]
 
 
+def _horner_rule(x, coeffs):
+    """sum(coeffs[j] * x**j) by Horner's rule: fewer operations than Estrin's scheme but a
+    longer dependency chain; faster where a loop body is long enough for out-of-order execution
+    to overlap iterations anyway (float32 pow)."""
+    return _horner(x, coeffs)
+
+
+def _horner_source(n: int) -> str:
+    """Source of ``impl(x, coeffs)`` evaluating a degree n-1 polynomial by Horner's rule."""
+    lines = ["def impl(x, coeffs):", f"    acc = coeffs[{n - 1}]"]
+    for j in range(n - 2, -1, -1):
+        lines.append(f"    acc = _fma(acc, x, coeffs[{j}])")
+    lines.append("    return acc")
+    return "\n".join(lines)
+
+
+@overload(_horner_rule, inline="always")
+def _horner_rule_overload(x, coeffs):
+    ns = {"_fma": _fma}
+    exec(_horner_source(len(coeffs)), ns)
+    return ns["impl"]
+
+
 @_njit
 def _two_sum(a, b):
     """(s, e) with s = fl(a + b) and a + b = s + e exactly."""
@@ -267,16 +295,29 @@ LOGPOW_F64 = (
     0.1105145624658291,
 )
 LOGPOW_F64_C1_LO = 3.70035617539473e-17
+# LOG2POW_F32: 5 coefficients on [0, 0.0294373], minimax 0.00905 ulp, rounded 0.00905 ulp
+# (log2(1+f) = s*q(s^2), s = f/(2+f); relative error weighted by 128, |y log2 x| near float32's
+# overflow, in float32 ulps of pow)
+LOG2POW_F32 = (
+    2.88539008179008, 0.9617966733499717, 0.5770835832870154, 0.4116728257861828,
+    0.34072802972897115,
+)
+# EXP2POW_F32: 7 coefficients on [-0.5, 0.5], minimax 0.0311 ulp, rounded 0.0311 ulp (2**r)
+EXP2POW_F32 = (
+    1.0000000005541718, 0.6931472057374181, 0.24022646890624003, 0.05550328776634549,
+    0.009618488956738027, 0.001339993135195689, 0.00015345812439941097,
+)
 # TANH_F64: 12 coefficients on [0, 0.390625], minimax 0.107 ulp, rounded 0.538 ulp
 TANH_F64 = (
     -0.3333333333333333, 0.13333333333333042, -0.053968253967897235, 0.021869488519017932,
     -0.008863235103437294, 0.003592121753493593, -0.0014557754294120527, 0.0005896607405967352,
     -0.00023759090342253896, 9.257164439656605e-05, -3.120162114516322e-05, 6.485404961828326e-06,
 )
-# TANH_F32: 6 coefficients on [0, 0.390625], minimax 0.0811 ulp, rounded 0.66 ulp
+# TANH_F32: 7 coefficients on [0, 1], minimax 0.0776 ulp, rounded 0.0938 ulp (weighted by
+# x^3/tanh(x): the relative error of tanh)
 TANH_F32 = (
-    -0.3333333432674408, 0.13333304226398468, -0.05395926535129547, 0.021768948063254356,
-    -0.008344029076397419, 0.0022928302641958,
+    -0.33333295583724976, 0.13332344591617584, -0.05387980118393898, 0.021486656740307808,
+    -0.007946106605231762, 0.0023013646714389324, -0.0003584520018193871,
 )
 # SIN_F64: 7 coefficients on [0, 0.616851], minimax 0.000635 ulp, rounded 0.515 ulp
 SIN_F64 = (
@@ -315,6 +356,7 @@ ERFC_F64 = (
 )
 
 _TANH_SPLIT = 0.625
+_TANH_SPLIT_F32 = 1.0
 _ERF_SPLIT = 1.0
 _ERF_MAX = 6.0
 _ERFC_SHIFT = 3.5
@@ -334,9 +376,9 @@ _LOGPOW_REST = LOGPOW_F64[1:]
 def _exp_reduce_f64(x):
     """x = k*ln2 + rh + rl with |rh + rl| <= ln2/2: returns rh, rl, k (as an integer) and
     t = k + 1.5 * 2**52."""
-    t = x * _LOG2E + _SHIFT
+    t = _fma(x, _LOG2E, _SHIFT)
     k = t - _SHIFT
-    rh = x - k * _LN2_HI  # exact
+    rh = _fma(-k, _LN2_HI, x)  # exact
     return rh, -k * _LN2_LO, _bits(t) - _SHIFT_BITS, t
 
 
@@ -345,20 +387,13 @@ def _exp_kernel_f64(rh, rl):
     """e**(rh + rl) for |rh + rl| <= ln2/2: 1 + rh summed exactly, then one rounding."""
     r = rh + rl
     one, lo = _fast_two_sum(1.0, rh)
-    return one + (lo + (rl + r * r * _horner(r, EXP_F64)))
+    return one + (lo + _fma(r * r, _horner(r, EXP_F64), rl))
 
 
 @_njit
 def _pow2_f64(k):
     """2.0**k for an integer -1022 <= k <= 1023."""
     return _f64_from_bits((k + 1023) << 52)
-
-
-@_njit
-def _scale_f64(p, k):
-    """p * 2**k for |k| <= 2046, rounding once even when the result is subnormal."""
-    h = k >> 1
-    return p * _pow2_f64(h) * _pow2_f64(k - h)
 
 
 @_njit
@@ -369,7 +404,10 @@ def exp_f64(x):
     # feeds -inf here all the time). Above 710 the final scaling overflows to inf. NaN passes.
     ok = (x >= -746.0) & (x <= 709.782712893384)  # false for NaN as well
     rh, rl, _, t = _exp_reduce_f64(x if ok else 0.0)
-    res = _exp_scale(_exp_kernel_f64(rh, rl), t)
+    # r = rh + rl rounded costs < 2**-54 relative, and 1 + (r + r^2 q(r)) rounds twice: 1.0 ulp
+    # measured, against 0.74 for the compensated _exp_kernel_f64 (which pow keeps), 6% faster
+    r = rh + rl
+    res = _exp_scale(1.0 + _fma(r * r, _horner(r, EXP_F64), r), t)
     return res if ok else (0.0 if x < 0.0 else x * _INF)
 
 
@@ -382,27 +420,21 @@ def _exp_moderate_f64(x):
 
 @_njit
 def _exp_reduce_f32(x):
-    t = x * _LOG2E32 + _SHIFT32
+    t = _fma(x, _LOG2E32, _SHIFT32)
     k = t - _SHIFT32
-    return x - k * _LN2_HI32, -k * _LN2_LO32, _bits(t) - _SHIFT32_BITS, t
+    return _fma(-k, _LN2_HI32, x), -k * _LN2_LO32, _bits(t) - _SHIFT32_BITS, t
 
 
 @_njit
 def _exp_kernel_f32(rh, rl):
     r = rh + rl
     one, lo = _fast_two_sum(_F(1.0), rh)
-    return one + (lo + (rl + r * r * _horner(r, _EXP_F32)))
+    return one + (lo + _fma(r * r, _horner(r, _EXP_F32), rl))
 
 
 @_njit
 def _pow2_f32(k):
     return _f32_from_bits((k + 127) << 23)
-
-
-@_njit
-def _scale_f32(p, k):
-    h = k >> 1
-    return p * _pow2_f32(h) * _pow2_f32(k - h)
 
 
 @_njit
@@ -412,13 +444,6 @@ def exp_f32(x):
     rh, rl, _, t = _exp_reduce_f32(x if ok else _F(0.0))
     res = _exp_scale(_exp_kernel_f32(rh, rl), t)
     return res if ok else (_F(0.0) if x < _F(0.0) else x * _INF32)
-
-
-@_njit
-def _exp_moderate_f32(x):
-    """e**x for |x| <= 80."""
-    rh, rl, ki, _ = _exp_reduce_f32(x)
-    return _exp_kernel_f32(rh, rl) * _pow2_f32(ki)
 
 
 @_njit
@@ -466,7 +491,8 @@ def _log_kernel_f64(f, e, corr):
     z = s * s
     big_r = z * _horner(z, LOG_F64)  # log(1+f) = 2s + s*R
     hfsq = 0.5 * f * f
-    return e * _LN2_HI - ((hfsq - (s * (hfsq + big_r) + (e * _LN2_LO + corr))) - f)
+    inner = _fma(s, hfsq + big_r, _fma(e, _LN2_LO, corr))
+    return _fma(e, _LN2_HI, -((hfsq - inner) - f))  # e * _LN2_HI is exact
 
 
 @_njit
@@ -501,11 +527,24 @@ def log1p_f64(x):
     return x if x == 0.0 else res  # keeps -0
 
 
-@_njit
-def _split_f32(x):
-    ix = _bits(x)
-    e = (ix - _SQRT_HALF32_BITS) >> 23
-    return e, _f32_from_bits(ix - (e << 23))
+@intrinsic
+def _split_f32(typingctx, x):
+    """x = 2**e * m with m in [sqrt(1/2), sqrt(2)) for a positive normal float32 x: returns
+    (e as float32, m, e as int32), in 32-bit integer code (Numba's typing would widen the
+    integer steps to int64, halving the vector width)."""
+    if x != types.float32:
+        return None
+    sig = types.Tuple((types.float32, types.float32, types.int32))(x)
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        ix = builder.bitcast(args[0], i32)
+        e = builder.ashr(builder.sub(ix, ir.Constant(i32, _SQRT_HALF32_BITS)), ir.Constant(i32, 23))
+        m = builder.bitcast(builder.sub(ix, builder.shl(e, ir.Constant(i32, 23))), ir.FloatType())
+        ef = builder.sitofp(e, ir.FloatType())
+        return context.make_tuple(builder, sig.return_type, (ef, m, e))
+
+    return sig, codegen
 
 
 @_njit
@@ -514,15 +553,16 @@ def _log_kernel_f32(f, e, corr):
     z = s * s
     big_r = z * _horner(z, _LOG_F32)
     hfsq = _F(0.5) * f * f
-    return e * _LN2_HI32 - ((hfsq - (s * (hfsq + big_r) + (e * _LN2_LO32 + corr))) - f)
+    inner = _fma(s, hfsq + big_r, _fma(e, _LN2_LO32, corr))
+    return _fma(e, _LN2_HI32, -((hfsq - inner) - f))
 
 
 @_njit
 def log_f32(x):
     """Natural logarithm for float32."""
     sub = x < _MIN_NORMAL32
-    ei, m = _split_f32(x * _F(16777216.0) if sub else x)  # 2**24
-    e = _F(ei) - (_F(24.0) if sub else _F(0.0))
+    e, m, _ = _split_f32(x * _F(16777216.0) if sub else x)  # 2**24
+    e = e - (_F(24.0) if sub else _F(0.0))
     res = _log_kernel_f32(m - _F(1.0), e, _F(0.0))
     special = -_INF32 if x == _F(0.0) else (x if x == _INF32 else _NAN32)
     return res if (x > _F(0.0)) & (x < _INF32) else special
@@ -531,10 +571,10 @@ def log_f32(x):
 @_njit
 def _log1p_core_f32(x):
     u, c = _two_sum(_F(1.0), x)
-    ei, m = _split_f32(u)
+    e, m, ei = _split_f32(u)
     f = m - _F(1.0)
     corr = c * _pow2_f32(-(120 if ei > 120 else ei)) * (_F(1.0) - f + f * f)
-    return _log_kernel_f32(f, _F(ei), corr)
+    return _log_kernel_f32(f, e, corr)
 
 
 @_njit
@@ -565,11 +605,21 @@ def tanh_f32(x):
     """Hyperbolic tangent for float32."""
     ax = abs(x)
     z = x * x
-    small = x + x * z * _horner(z, _TANH_F32)
-    e = _exp_moderate_f32(_F(2.0) * (_F(10.0) if ax > _F(10.0) else ax))
-    big = math.copysign(_F(1.0) - _F(2.0) / (e + _F(1.0)), x)
-    small = x if ax < _F(2.44140625e-04) else small  # 2**-12
-    return small if ax < _F(_TANH_SPLIT) else big
+    # below the split: |x| + |x|^3 q(x^2) with one rounding (exactly |x| when x^3 is
+    # negligible, subnormals included)
+    small = _fma(ax * z, _horner(z, _TANH_F32), ax)
+    # above: 1 - 2/(e^2|x| + 1), where 2/(e^2|x| + 1) <= 0.24 damps e^2|x|'s error four-fold,
+    # so a plain (uncompensated) exp suffices; tanh rounds to 1 beyond 9.01
+    a2 = _F(2.0) * (_F(9.1) if ax > _F(9.1) else ax)
+    t = _fma(a2, _LOG2E32, _SHIFT32)
+    k = t - _SHIFT32
+    r = _fma(-k, _LN2_LO32, _fma(-k, _LN2_HI32, a2))
+    p = _F(1.0) + _fma(r * r, _horner(r, _EXP_F32), r)
+    e = _f32_from_bits(_bits(p) + ((_bits(t) - _SHIFT32_BITS) << 23))
+    big = _F(1.0) - _F(2.0) / (e + _F(1.0))
+    # NaN takes the polynomial branch: the exponent-field scaling above can turn a NaN with
+    # payload bits into a number. copysign keeps -0.
+    return math.copysign(big if ax >= _F(_TANH_SPLIT_F32) else small, x)
 
 
 @_njit
@@ -860,16 +910,44 @@ def pow_f64(x, y):
 
 
 @_njit
+def _floor32(x):
+    """floor of a float32 as a float32 (math.floor would convert to int64, wrong beyond 2**63)."""
+    return np.floor(x)
+
+
+@_njit
+def _pow_specials_f32(x, y, mag):
+    """_pow_specials in float32 arithmetic (twice the lanes of float64 in a vector)."""
+    yint = _floor32(y) == y  # also true for +-inf, which count as even integers
+    yhalf = _F(0.5) * y
+    yodd = yint & (_floor32(yhalf) != yhalf)
+    neg = math.copysign(_F(1.0), x) < _F(0.0)
+    res = -mag if neg & yodd else mag
+    res = _NAN32 if neg & (x != _F(0.0)) & (x > -_INF32) & (not yint) else res
+    res = x + y if (x != x) | (y != y) else res
+    one = (x == _F(1.0)) | (y == _F(0.0)) | ((x == _F(-1.0)) & (abs(y) == _INF32))
+    return _F(1.0) if one else res
+
+
+@_njit
 def pow_f32(x, y):
-    """x**y for float32 (computed in float64, which makes the result correctly rounded in
-    practice: float64's log has 29 bits to spare for float32's exponent range)."""
-    xd = np.float64(x)
-    yd = np.float64(y)
-    ax = abs(xd)
+    """x**y for float32, as 2**(y log2 x) in float64 with short polynomials: float32's
+    exponent range bounds |y log2 x| by 150 below overflow/underflow, so log2 needs only
+    ~2**-35 relative accuracy and 2**r ~2**-29 (error budget: docs/backend.md)."""
+    ax = abs(np.float64(x))
+    # float32 inputs are normal float64 numbers: no subnormal scaling needed
     ei, m = _split_f64(ax)
-    g = _log_kernel_f64(m - 1.0, np.float64(ei), 0.0)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    g = np.float64(ei) + s * _horner_rule(s * s, LOG2POW_F32)  # log2(m) = s * q(s^2)
     g = g if (ax > 0.0) & (ax < _INF) else (-_INF if ax == 0.0 else ax)
-    return _F(_pow_specials(xd, yd, exp_f64(yd * g)))
+    w = np.float64(y) * g
+    w = 300.0 if w > 300.0 else w  # float32 over/underflows long before; keeps NaN
+    w = -300.0 if w < -300.0 else w
+    t = w + _SHIFT
+    p = _horner_rule((w - (t - _SHIFT)), EXP2POW_F32)  # 2**r, |r| <= 1/2 (r exact)
+    mag = _f64_from_bits(_bits(p) + ((_bits(t) - _SHIFT_BITS) << 52))
+    return _pow_specials_f32(x, y, _F(mag))
 
 
 # --- lookup table for the code generator --------------------------------------------------------
