@@ -122,3 +122,15 @@ def test_at_fill_mode_is_differentiable():
     x = np.arange(1.0, 5.0)
     grad = ft.grad(lambda x: fnp.sum(x.at[np.array([0, 9, 0])].get(mode="fill", fill_value=0.0)))
     np.testing.assert_array_equal(grad(x), [2.0, 0.0, 0.0, 0.0])
+
+
+# Bug: arrays created by fnp.zeros/fnp.asarray inside an eager grad were plain NumPy arrays, so
+# the common JAX idiom `jnp.zeros(n).at[idx].add(x)` raised AttributeError ('.at'). Found by
+# comparing user-style programs with JAX.
+def test_zeros_at_add_inside_eager_grad():
+    idx = np.array([0, 2, 2])
+    grad = ft.grad(lambda x: fnp.sum(fnp.zeros(3).at[idx].add(x) ** 2))(np.ones(3))
+    np.testing.assert_array_equal(grad, [2.0, 4.0, 4.0])  # d/dx_i of (x0)^2 + (x1 + x2)^2
+    out = ft.jvp(lambda x: fnp.asarray([1.0, 2.0]).at[1].set(x), (3.0,), (1.0,))
+    np.testing.assert_array_equal(out[0], [1.0, 3.0])
+    np.testing.assert_array_equal(out[1], [0.0, 1.0])

@@ -114,10 +114,18 @@ def staging() -> bool:
 def lift_to_dynamic(x: Any):
     """A NumPy constant as a tracer of the dynamic trace (``jit``/``make_jaxpr``/``vmap``), if
     one is running: ``fnp.asarray(W)`` inside them is then an array of the transformed function
-    (JAX's omnistaging), which traced indices can index. Unchanged otherwise."""
-    main = core._state().dynamic_trace
-    if main is None or isinstance(x, Tracer):
+    (JAX's omnistaging), which traced indices can index. Under an eager ``grad``/``jvp`` it
+    becomes a tracer of the innermost transformation (with a zero tangent), so that arrays made
+    by ``fnp.zeros``/``fnp.asarray`` there have ``.at`` like JAX arrays. Unchanged outside any
+    transformation."""
+    if isinstance(x, Tracer):
         return x
+    st = core._state()
+    main = st.dynamic_trace
+    if main is None:
+        if len(st.trace_stack) == 1:
+            return x
+        main = st.trace_stack[-1]
     return main.trace_type(main).pure(x)
 
 

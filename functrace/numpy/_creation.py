@@ -76,7 +76,7 @@ def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
         dt = _dtype(dtype, dtype_of(fill))
         return broadcast_to(cast(fill, dt), shape)
     dt = _dtype(dtype, np.asarray(fill_value).dtype)
-    return np.full(shape, fill_value, dt)
+    return lift_to_dynamic(np.full(shape, fill_value, dt))
 
 
 def _like(a, fill_value, dtype, shape):
@@ -85,7 +85,7 @@ def _like(a, fill_value, dtype, shape):
     shape = aval.shape if shape is None else canonical_shape(shape)
     if isinstance(fill_value, Tracer) or staging() or isinstance(a, Tracer):
         return broadcast_to(cast(_asarray(fill_value), dt), shape)
-    return np.full(shape, fill_value, dt)
+    return lift_to_dynamic(np.full(shape, fill_value, dt))
 
 
 def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
