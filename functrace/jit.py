@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ __all__ = ["jit", "jit_call_p", "disable_jit", "Lowered", "Compiled"]
 logger = logging.getLogger("functrace")
 
 jit_call_p = Primitive("jit_call", multiple_results=True)
+_compile_lock = threading.RLock()
 
 
 def _log(msg: str, *args) -> None:
@@ -110,22 +112,33 @@ def _jit_call_impl(*args, jaxpr: ClosedJaxpr, name: str) -> list:
     if config.disable_jit:
         return core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
     from . import backend
-    outs = backend.executable_for(jaxpr, name).call_flat(args)
+    exe = backend.executable_if_compiled(jaxpr)
+    if exe is None:
+        # Threads calling a new program at once: one compiles, the others wait for it.
+        with _compile_lock:
+            exe = backend.executable_for(jaxpr, name)
+    outs = exe.call_flat(args)
     if (config.debug_nans or config.debug_infs) and not _all_finite(outs):
         # as JAX does: run the program again op by op, so the primitive that produced the NaN
         # (or inf) raises with its source line
         with disable_jit():
             core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
+        kind = "NaN" if config.debug_nans and not _all_finite(outs, infs=False) else "inf"
+        raise FloatingPointError(
+            f"{kind} in the outputs of the compiled program {name!r}, but no primitive produced "
+            "one when it ran again op by op with the NumPy reference implementation: it comes "
+            "from an input or a constant passed through, or from a difference in rounding "
+            "between the two; run it under functrace.disable_jit() to investigate.")
     return outs
 
 
-def _all_finite(outs) -> bool:
+def _all_finite(outs, infs: bool = True) -> bool:
     for o in outs:
         a = np.asarray(o)
         if a.dtype.kind in "fc":
             if config.debug_nans and np.isnan(a).any():
                 return False
-            if config.debug_infs and np.isinf(a).any():
+            if infs and config.debug_infs and np.isinf(a).any():
                 return False
     return True
 
@@ -420,11 +433,13 @@ class Jitted:
 
     def _get_traced(self, statics, flat, in_tree, nargs: int) -> _Traced:
         avals = tuple(core.get_aval(x) for x in flat)
-        key = (statics, in_tree, avals)
+        key = (statics, in_tree, avals, tuple(a.weak_type for a in avals))
         traced = self._cache.traces.get(key)
         if traced is None:
             traced = self._trace(statics, avals, in_tree, nargs)
-            self._cache.traces[key] = traced
+            # Another thread may have traced the same signature meanwhile: keep the first
+            # program, so that one program (one compilation) serves them all.
+            traced = self._cache.traces.setdefault(key, traced)
         return traced
 
     def _trace(self, statics, avals, in_tree, nargs: int) -> _Traced:
@@ -589,7 +604,13 @@ def _resolve_statics(fun, static_argnums, static_argnames):
     extra_nums = tuple(positional.index(n) for n in names if n in positional)
     has_var_positional = any(p.kind == p.VAR_POSITIONAL for p in params)
     if not has_var_positional:
-        nums = tuple(i % len(positional) if -len(positional) <= i < 0 else i for i in nums)
+        bad = [i for i in nums if not -len(positional) <= i < len(positional)]
+        if bad:
+            raise ValueError(
+                f"jit: static_argnums={tuple(nums)} names position {bad[0]}, but "
+                f"{getattr(fun, '__name__', 'the function')} only accepts {len(positional)} "
+                "positional argument(s).")
+        nums = tuple(i % len(positional) if i < 0 else i for i in nums)
     return (tuple(sorted(set(nums + extra_nums), key=lambda i: (i < 0, i))),
             tuple(dict.fromkeys(names + extra_names)))
 

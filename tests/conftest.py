@@ -16,3 +16,7 @@ settings.register_profile("ci", derandomize=True, deadline=None, max_examples=25
 settings.register_profile("fuzz", deadline=None, max_examples=2000,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Every primitive the op tests apply also runs compiled by jit and is compared with the
+# reference implementation (see jit_check.py; FUNCTRACE_JIT_CHECK=0 turns it off).
+from jit_check import jit_every_primitive, pytest_terminal_summary  # noqa: E402, F401

@@ -7,6 +7,7 @@ BLAS for matmuls, NumPy fallbacks with a warning).
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -385,3 +386,109 @@ def test_control_flow_compiles_natively():
                                        w, np.stack([xs, xs * 2]), h)
     src = _source(f, x, np.int64(3))
     assert "while sub" in src and "_fallback" not in src
+
+
+# ---------------------------------------------------------------------------------------------
+# Aliasing: outputs that share an operand's memory
+# ---------------------------------------------------------------------------------------------
+
+
+def _barrier_program(x):
+    from functrace.remat import optimization_barrier_p
+    y = x * 2.0
+    (z,) = optimization_barrier_p.bind(y)
+    v = fnp.sin(x[::-1]) * 3.0 + 1.0  # a new buffer of y's size, allocated after y's last use
+    return (z[::-1] + v) * z
+
+
+def test_barrier_is_an_alias_whose_buffer_stays_alive():
+    x = np.linspace(-1.0, 1.0, 6)
+    src = _source(_barrier_program, x)
+    # the barrier allocates nothing: its output is its operand's buffer ...
+    assert len(re.findall(r"np\.empty\(", src)) == 2
+    assert re.search(r"^    x\d+ = x\d+$", src, flags=re.M)
+    # ... which must not be reused for the loop that reads the barrier's output reversed
+    assert_jit_matches_interpreter(_barrier_program, x)
+    assert_jit_matches_interpreter(_barrier_program, x.astype(np.float32))
+
+
+def test_outputs_aliasing_each_other_or_inputs_are_separate_arrays():
+    from functrace.remat import optimization_barrier_p
+
+    def f(x):
+        y = x + 1.0
+        z, w = optimization_barrier_p.bind(y, x)
+        return y, z, w
+
+    x = np.arange(4.0)
+    y, z, w = jit(f)(x)
+    assert_close(y, x + 1) and assert_close(z, x + 1) and assert_close(w, x)
+    assert not np.shares_memory(y, z) and not np.shares_memory(w, x)
+
+
+def test_fallback_outputs_may_alias_their_operands():
+    # A primitive run by its NumPy implementation may return an operand (or a view of one):
+    # the planner keeps that operand's buffer alive, unreused, as long as the output lives.
+    from functrace.remat import optimization_barrier_p
+
+    def f(x, h):
+        y = x * 2.0
+        z, h2 = optimization_barrier_p.bind(y, h)  # float16 operand: the NumPy fallback
+        v = fnp.sin(x[::-1]) * 3.0 + 1.0
+        return z[::-1] + v, h2
+
+    x, h = np.linspace(-1.0, 1.0, 6), np.ones(3, np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert "_fallback[0]" in _source(f, x, h)
+        assert_jit_matches_interpreter(f, x, h)
+
+
+# ---------------------------------------------------------------------------------------------
+# Debugging aids: where to read the generated code of a failing program
+# ---------------------------------------------------------------------------------------------
+
+
+def test_compile_failure_names_a_file_with_the_generated_source(monkeypatch):
+    from functrace.backend import cache
+
+    def broken(source):
+        raise RuntimeError("numba says no")
+
+    monkeypatch.setattr(cache, "load", broken)
+    g = jit(lambda x: fnp.cos(x) * 7.25 - 0.5)
+    with pytest.warns(RuntimeWarning, match="numba says no") as rec:
+        assert_close(g(np.ones(3)), np.cos(np.ones(3)) * 7.25 - 0.5)  # interpreted instead
+    msg = str(rec[0].message)
+    path = re.search(r"generated source is in (\S+\.py)", msg).group(1)
+    assert "as_text()" in msg
+    with open(path) as f:
+        text = f.read()
+    assert "def main(" in text and "7.25" in text
+
+
+_raising_p = core.Primitive("raising_for_test")
+core.shape_rules[_raising_p] = lambda a: a
+
+
+def _raising_impl(x):
+    if np.any(x < 0):
+        raise ValueError("negative input")
+    return x
+
+
+core.impl_rules[_raising_p] = _raising_impl
+
+
+def test_error_inside_a_compiled_program_names_its_source_file():
+    g = jit(lambda x: _raising_p.bind(x * 2.0) + 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no lowering: a NumPy fallback
+        assert_close(g(np.ones(2)), np.full(2, 3.0))
+        with pytest.raises(ValueError, match="negative input") as info:
+            g(-np.ones(2))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    if sys.version_info >= (3, 11):
+        path = re.search(r"generated source is in (\S+\.py)", notes).group(1)
+        with open(path) as f:
+            assert "_fallback[0]" in f.read()

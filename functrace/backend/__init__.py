@@ -44,6 +44,28 @@ def _warn_once(key, msg: str) -> None:
         warnings.warn(msg, RuntimeWarning, stacklevel=5)
 
 
+def dump_source(source: str, name: str) -> str:
+    """Write a generated program to a file for reading (error messages point at it)."""
+    import hashlib
+    import os
+    import re
+    import tempfile
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9_]+", "_", name)[:40]
+    path = os.path.join(tempfile.gettempdir(), f"functrace_{safe}_{digest}.py")
+    try:
+        with open(path, "w") as f:
+            f.write(source)
+    except OSError:
+        return "(could not be written; print jit(f).lower(*args).as_text())"
+    return path
+
+
+def _where(source: str, name: str) -> str:
+    return (f"The generated source is in {dump_source(source, name)} (also given by "
+            "jit(f).lower(*args).as_text()).")
+
+
 def _norm(x, dtype):
     if type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous \
             and x.flags.writeable:
@@ -59,8 +81,9 @@ class Executable:
     tuple of them); ``call_flat`` normalises inputs and always returns a list."""
 
     def __init__(self, raw: Callable, in_avals: Sequence, out_avals: Sequence, source: str,
-                 mode: str, extra: Sequence, origin: str):
+                 mode: str, extra: Sequence, origin: str, name: str = "program"):
         self.raw = raw
+        self.name = name
         self.in_dtypes = [a.dtype for a in in_avals]
         self.n_in = len(in_avals) - len(extra)
         self.n_out = len(out_avals)
@@ -73,7 +96,14 @@ class Executable:
         if len(args) != self.n_in:
             raise TypeError(f"compiled program takes {self.n_in} arguments, got {len(args)}")
         xs = [_norm(a, dt) for a, dt in zip(args, self.in_dtypes)]
-        out = self.raw(*xs, *self.extra)
+        try:
+            out = self.raw(*xs, *self.extra)
+        except Exception as e:
+            # a failing compiled kernel: say where to read the code that failed
+            if hasattr(e, "add_note"):  # Python 3.11+
+                e.add_note(f"(in the compiled program {self.name!r}) "
+                           f"{_where(self.source, self.name)}")
+            raise
         return [out] if self.n_out == 1 else list(out)
 
     def fast_entry(self, consts: Sequence, out_tree) -> Callable:
@@ -81,6 +111,17 @@ class Executable:
         little Python as possible in between (jit's per-call fast path)."""
         from ..tree_util import tree_structure, tree_unflatten
         raw = self.raw
+        if self.mode != "njit":
+            # Python runs between the compiled parts (NumPy fallbacks), and may raise: errors
+            # then name the generated source, as ``call_flat``'s do
+            def raw(*xs, _raw=self.raw):
+                try:
+                    return _raw(*xs)
+                except Exception as e:
+                    if hasattr(e, "add_note"):
+                        e.add_note(f"(in the compiled program {self.name!r}) "
+                                   f"{_where(self.source, self.name)}")
+                    raise
         pre = tuple(_norm(c, dt) for c, dt in zip(consts, self.in_dtypes))
         post = self.extra
         if pre or post:
@@ -143,7 +184,8 @@ def _compile(jaxpr: ClosedJaxpr, name: str):
     except Exception as e:  # noqa: BLE001
         _warn_once(("compile", type(e).__name__, str(e)[:80]),
                    f"functrace.jit failed to compile {name!r} ({type(e).__name__}: "
-                   f"{str(e)[:300]}); running it with the NumPy interpreter instead.")
+                   f"{str(e)[:300]}); running it with the NumPy interpreter instead. "
+                   f"{_where(program.source, name)}")
         stats["interpreted"] += 1
         return InterpretedExecutable(jaxpr, program.source)
     if program.mode == "njit":
@@ -160,7 +202,7 @@ def _compile(jaxpr: ClosedJaxpr, name: str):
          {"disk": "loaded from the disk cache", "memory": "same source in memory",
           "compiled": "native code generated"}[origin], t2 - t0, t1 - t0)
     return Executable(raw, program.in_avals, program.out_avals, program.source, program.mode,
-                      program.extra_consts, origin)
+                      program.extra_consts, origin, name)
 
 
 def executable_for(jaxpr: ClosedJaxpr, name: str = "program"):

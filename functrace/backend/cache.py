@@ -140,20 +140,25 @@ def load(source: str) -> tuple[types.ModuleType, str]:
         return mod, origin
 
 
+def _in_memory_instead(source: str, key: str, cache_dir: str) -> tuple[types.ModuleType, str]:
+    """Compile without the disk cache, after one warning per directory."""
+    if cache_dir not in _warned_dirs:
+        _warned_dirs.add(cache_dir)
+        warnings.warn(f"functrace: the compilation cache directory {cache_dir!r} is not "
+                      "writable; compiled programs are kept in memory only (set "
+                      "FUNCTRACE_CACHE_DIR or config.update('cache_dir', ...)).",
+                      RuntimeWarning, stacklevel=5)
+    stats["in_memory_compiles"] += 1
+    return _exec_in_memory(source, key), "compiled"
+
+
 def _load_uncached(source: str, key: str) -> tuple[types.ModuleType, str]:
     cache_dir = config.cache_dir
     if not config.enable_disk_cache:
         stats["in_memory_compiles"] += 1
         return _exec_in_memory(source, key), "compiled"
     if not _usable_dir(cache_dir):
-        if cache_dir not in _warned_dirs:
-            _warned_dirs.add(cache_dir)
-            warnings.warn(f"functrace: the compilation cache directory {cache_dir!r} is not "
-                          "writable; compiled programs are kept in memory only (set "
-                          "FUNCTRACE_CACHE_DIR or config.update('cache_dir', ...)).",
-                          RuntimeWarning, stacklevel=4)
-        stats["in_memory_compiles"] += 1
-        return _exec_in_memory(source, key), "compiled"
+        return _in_memory_instead(source, key, cache_dir)
     modname = f"ft_{key}"
     path = os.path.join(cache_dir, modname + ".py")
     data = source.encode()
@@ -174,9 +179,11 @@ def _load_uncached(source: str, key: str) -> tuple[types.ModuleType, str]:
             elif os.stat(path).st_mtime != mtime:
                 os.utime(path, (mtime, mtime))
             mod = _import_file(path, modname)
-        except Exception:
+        except Exception as e:
             # a damaged entry (e.g. truncated compiled code): rebuild it once from scratch
             if attempt:
+                if isinstance(e, OSError):  # e.g. the disk is full: compile in memory
+                    return _in_memory_instead(source, key, cache_dir)
                 raise
             stats["rebuilt"] += 1
             _remove_compiled(cache_dir, modname)

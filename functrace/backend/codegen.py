@@ -818,7 +818,27 @@ class Generator:
         live: dict[str, int] = defaultdict(int)
         reusable: set[str] = set()  # roots we allocated ourselves
         root_shape: dict[str, tuple] = {}
+        root_key: dict[str, tuple] = {}  # root -> its free-list key
+        # A value that may share memory with others (an aliasing lowering, or a NumPy fallback
+        # that may return an operand or a view of one) holds their buffers: they are neither
+        # reused nor written in place while it is alive.
+        held: dict[Var, list[str]] = {}
+        self.alias_of: dict[Var, set[Var]] = {}  # the values whose memory a value may share
         stmts: list[Stmt] = []
+
+        def hold(v: Var, sources: list[Var]) -> None:
+            shared = self.alias_of.setdefault(v, set())
+            for u in sources:
+                shared |= {u} | self.alias_of.get(u, set())
+                for r in ([root[u]] if u in root else []) + held.get(u, []):
+                    held.setdefault(v, []).append(r)
+                    live[r] += 1
+
+        def release(v: Var) -> None:
+            for r in ([root.pop(v)] if v in root else []) + held.pop(v, []):
+                live[r] -= 1
+                if live[r] == 0 and r in reusable:
+                    free[root_key[r]].append(r)
 
         def take(v: Var, buf: str) -> str:
             root[v] = buf
@@ -842,6 +862,7 @@ class Generator:
             live[nm] += 1
             reusable.add(nm)
             root_shape[nm] = v.aval.shape
+            root_key[nm] = key
             return f"{nm} = np.empty({_shape_tuple(v.aval.shape)}, {_np_dtype(v.aval.dtype)})"
 
         for p, n in enumerate(order):
@@ -880,14 +901,17 @@ class Generator:
                         kctx = None
                 if kctx is None:
                     st = self.emit_fallback(i)
+                    same_dtype = [u for u in n.inputs if self.mat.get(u) == "array"]
                     for v in arrays:
-                        root[v] = self.name(v)
-                        live[self.name(v)] += 1
-                        root_shape[self.name(v)] = v.aval.shape
+                        # NumPy implementations may return an operand or a view of one
+                        hold(v, [u for u in same_dtype if u.aval.dtype == v.aval.dtype])
                     stmts.append(st)
                 else:
                     alloc = []
                     for v in arrays:
+                        if v in kctx.aliases:
+                            hold(v, [kctx.aliases[v]])
+                            continue
                         line = allocate(v, [])
                         alloc.append(line)
                         src = line.split(" = ", 1)[1].split(".", 1)[0]
@@ -898,18 +922,12 @@ class Generator:
                                       uses, py=kctx.py))
             # values read for the last time here free their buffers for later nodes
             for u in dict.fromkeys(n.inputs):
-                if last_use.get(u) == p and u in root:
-                    ru = root[u]
-                    live[ru] -= 1
-                    if live[ru] == 0 and ru in reusable:
-                        free[(u.aval.dtype, u.aval.size)].append(ru)
+                if last_use.get(u) == p:
+                    release(u)
             # values nobody reads (dead stores of multi-output nodes) free theirs right away
             for v in arrays:
-                if v not in last_use and v in root:
-                    rv = root[v]
-                    live[rv] -= 1
-                    if live[rv] == 0 and rv in reusable:
-                        free[(v.aval.dtype, v.aval.size)].append(rv)
+                if v not in last_use:
+                    release(v)
         return stmts
 
     # -- putting the program together ----------------------------------------------------------
@@ -934,21 +952,22 @@ class Generator:
                 in_names.append(p)
                 self.name_types[p] = (v.aval.dtype, 0)
                 prelude.append(Stmt([f"{self.name(v)} = {p}[()]"], [self.name(v)], [p]))
-        # outputs: fresh arrays (copies of inputs and of repeated outputs), 0-d as arrays
+        # outputs: fresh arrays (copies of inputs, of repeated outputs, and of values that may
+        # share memory with those), 0-d as arrays
         seen: set = set()
         out_exprs = []
         params = set(self.params)
         for v in self.jaxpr.outvars:
+            mem = {v} | self.alias_of.get(v, set()) if isinstance(v, Var) else set()
             if isinstance(v, Literal):
                 out_exprs.append(("const", const(v.val, v.aval.dtype), v.aval))
             elif v.aval.ndim == 0:
                 out_exprs.append(("scalar", self.name(v), v.aval))
-            elif v in params or v in seen:
+            elif mem & params or mem & seen:
                 out_exprs.append(("copy", self.name(v), v.aval))
             else:
                 out_exprs.append(("array", self.name(v), v.aval))
-            if isinstance(v, Var):
-                seen.add(v)
+            seen |= mem
         return in_names, prelude + stmts, out_exprs
 
     _scalar_io = False
@@ -1129,9 +1148,16 @@ class KernelContext:
         self.outs = outs
         self.lines: list[str] = []
         self.py = False  # set when the lines must run in the Python driver
+        self.aliases: dict[Var, Var] = {}  # outputs that are operands (no buffer of their own)
 
     def tmp(self, prefix: str = "k") -> str:
         return self.gen.tmp(prefix)
+
+    def alias(self, out: int, operand: int) -> None:
+        """Declare that output ``out`` is operand ``operand`` itself (the kernel emits
+        ``out = operand``): the memory planner allocates nothing for it and keeps the operand's
+        buffer alive, never overwritten, for as long as the output is."""
+        self.aliases[self.eqn.outvars[out]] = self.eqn.invars[operand]
 
     def emit(self, *lines: str) -> None:
         self.lines.extend(lines)
@@ -1463,21 +1489,40 @@ def _kernel_scan_loop(k: KernelContext, e: Eqn) -> None:
     body_fn, extra = k.gen.lower_subprogram(e.params["jaxpr"])
     cv = [k.tmp("c") for _ in carry]
     ys = [k.tmp("y") for _ in e.outvars[ncarry:]]
-    i = k.tmp("i")
+    i, t = k.tmp("i"), k.tmp("t")
     res = cv + ys
     tup = f"({', '.join(res)}{',' if len(res) == 1 else ''})"
-    rng = f"range({length - 1}, -1, -1)" if reverse else f"range({length})"
+
+    def step(at: int) -> list[str]:
+        # one iteration, at step ``t + at`` (the index runs backwards when reversed)
+        fwd = t if at == 0 else f"{t} + {at}"
+        lines = [f"{i} = {length - 1 - at} - {t}" if reverse else f"{i} = {fwd}",
+                 f"{tup} = {_call(body_fn, consts + cv + [f'{x}[{i}]' for x in xs], extra)}"]
+        return lines + [f"{out}[{i}] = {y}" for out, y in zip(k.outs[ncarry:], ys)]
+
+    # ``unroll`` copies of the body per iteration of the native loop, then the remainder; the
+    # source (hence the compile time) does not depend on the trip count
+    unroll = max(1, min(int(e.params.get("unroll", 1)), length)) if length else 1
+    full = length - length % unroll
     k.emit(*[f"{c} = {x}" for c, x in zip(cv, carry)])
-    k.emit(f"for {i} in {rng}:",
-           f"    {tup} = {_call(body_fn, consts + cv + [f'{x}[{i}]' for x in xs], extra)}")
-    for out, y in zip(k.outs[ncarry:], ys):
-        k.emit(f"    {out}[{i}] = {y}")
+    if full:
+        k.emit(f"for {t} in range(0, {full}, {unroll}):")
+        for u in range(unroll):
+            k.emit(*["    " + ln for ln in step(u)])
+    if full < length:
+        k.emit(f"for {t} in range({full}, {length}):", *["    " + ln for ln in step(0)])
     k.emit(*[_assign_out(o, v.aval, c) for o, v, c in zip(k.outs, e.outvars, cv)])
 
 
 def _kernel_identity(k: KernelContext, e: Eqn) -> None:
-    # optimization_barrier: its outputs are its inputs (fusion never crosses it)
-    k.emit(*[_assign_out(o, v.aval, x) for o, v, x in zip(k.outs, e.outvars, k.ins)])
+    # optimization_barrier: its outputs are its inputs (fusion never crosses it). Array outputs
+    # are the operands' buffers themselves, which the memory planner then keeps alive.
+    for j, (o, v, x, a) in enumerate(zip(k.outs, e.outvars, k.ins, e.invars)):
+        if v.aval.ndim and isinstance(a, Var):
+            k.alias(j, j)
+            k.emit(f"{o} = {x}")
+        else:
+            k.emit(_assign_out(o, v.aval, x))
 
 
 def _kernel_subjaxpr(k: KernelContext, e: Eqn) -> None:

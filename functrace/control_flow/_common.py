@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
+from .. import core, dtypes, lax
 from ..batching import BatchTrace, BatchTracer, bdim_at
 from ..core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Var
 from ..simplify import dce_jaxpr, simplify
@@ -205,7 +205,8 @@ def flatten_carry(init: Any, what: str) -> tuple[list, PyTreeDef, list[ShapedArr
     """Flatten an initial carry; also returns, per leaf, the Python scalar it was given as (or
     None). Such leaves are *weakly typed*, as in JAX: see ``promote_weak_carry``."""
     raw, treedef = tree_flatten(init)
-    weak = [x if is_py_scalar(x) else None for x in raw]
+    weak = [x if is_py_scalar(x) or isinstance(x, Tracer) and x.aval.weak_type else None
+            for x in raw]
     leaves = [as_operand(x, what) for x in raw]
     return leaves, treedef, [core.get_aval(x) for x in leaves], weak
 
@@ -220,9 +221,10 @@ def promote_weak_carry(leaves: list, weak: list, out_avals: Sequence[ShapedArray
     for i, (py, out) in enumerate(zip(weak, out_avals)):
         if py is None or out.shape != () or core.get_aval(new[i]).dtype == out.dtype:
             continue
-        dtype = np.result_type(py, out.dtype)
+        dtype = dtypes.result_type(py, out.dtype)
         if dtype != core.get_aval(new[i]).dtype:
-            new[i] = np.asarray(py, dtype)
+            new[i] = (lax.convert_element_type(py, dtype) if isinstance(py, Tracer)
+                      else np.asarray(py, dtype))
             changed = True
     return new, changed
 

@@ -310,7 +310,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
     With static (Python or NumPy integer) bounds the loop is a ``scan`` of ``upper - lower``
     steps and is reverse differentiable; with traced bounds it is a ``while_loop`` (forward
     mode only). ``i`` has the dtype the bounds promote to (int64 for Python ints). ``unroll``
-    is accepted for compatibility and ignored.
+    is passed to ``scan`` with static bounds (see there) and ignored otherwise.
     """
     if not callable(body_fun):
         raise TypeError("fori_loop: body_fun must be callable")
@@ -330,7 +330,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
             return (lax.add(i, 1), body_fun(i, x)), None
 
         (_, out), _ = scan(step, (np.asarray(lo, dtype), init_val), None,
-                           length=max(hi - lo, 0))
+                           length=max(hi - lo, 0), unroll=1 if unroll is None else unroll)
         return out
 
     lower = lax.convert_element_type(lower if isinstance(lower, Tracer) else np.asarray(lower),

@@ -2,7 +2,8 @@
 
 One ``scan`` equation::
 
-    *carry_out, *ys = scan[jaxpr, num_consts, num_carry, length, reverse] *consts, *init, *xs
+    *carry_out, *ys = scan[jaxpr, num_consts, num_carry, length, reverse, unroll] \
+                          *consts, *init, *xs
 
 - ``jaxpr``: a ``ClosedJaxpr`` ``(*consts, *carry, *x_slices) -> (*carry, *y_slices)`` with
   no constants of its own (``bind_scan`` turns them into leading consts operands).
@@ -12,6 +13,8 @@ One ``scan`` equation::
   and every ``ys`` output likewise.
 - ``reverse``: iterate ``i = length - 1, ..., 0`` instead of ``0, ..., length - 1``; ``xs[i]``
   is read and ``ys[i]`` written at step ``i`` either way.
+- ``unroll``: how many copies of the body the compiled loop runs per iteration (a performance
+  hint only: the results are the same for every value; transformations keep it).
 
 Reverse mode stores the body's residuals stacked per iteration (the known part of the split body
 is another scan that outputs them as extra ``ys``; residuals that are loop-invariant operands are
@@ -67,7 +70,8 @@ def _stacked(aval: ShapedArray, length: int) -> ShapedArray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan_shape(*avals: ShapedArray, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_shape(*avals: ShapedArray, jaxpr, num_consts, num_carry, length, reverse,
+                unroll=1):
     in_avals, out_avals = jaxpr.in_avals, jaxpr.out_avals
     if len(avals) != len(in_avals):
         raise TypeError(f"scan: the body takes {len(in_avals)} inputs but the equation has "
@@ -87,7 +91,7 @@ def _scan_shape(*avals: ShapedArray, jaxpr, num_consts, num_carry, length, rever
     return list(carry) + [_stacked(a, length) for a in out_avals[num_carry:]]
 
 
-def _scan_impl(*ops, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_impl(*ops, jaxpr, num_consts, num_carry, length, reverse, unroll=1):
     consts, carry, xs = _split_ops(ops, num_consts, num_carry)
     carry = [np.asarray(c) for c in carry]
     ys = [np.empty((length,) + a.shape, a.dtype) for a in jaxpr.out_avals[num_carry:]]
@@ -103,12 +107,12 @@ core.shape_rules[scan_p] = _scan_shape
 core.impl_rules[scan_p] = _scan_impl
 
 
-def bind_scan(consts, carry, xs, *, jaxpr, length: int, reverse: bool) -> list:
+def bind_scan(consts, carry, xs, *, jaxpr, length: int, reverse: bool, unroll: int = 1) -> list:
     """Apply ``scan_p``; the body's own constants become leading consts operands."""
     jaxpr, hoisted = tidy(jaxpr)
     return scan_p.bind(*hoisted, *consts, *carry, *xs, jaxpr=jaxpr,
                        num_consts=len(hoisted) + len(consts), num_carry=len(carry),
-                       length=length, reverse=reverse)
+                       length=length, reverse=reverse, unroll=unroll)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +120,8 @@ def bind_scan(consts, carry, xs, *, jaxpr, length: int, reverse: bool) -> list:
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, reverse,
+              unroll=1):
     nonzero = [not isinstance(t, Zero) for t in tangents]
     c_nz, carry_nz, xs_nz = _split_ops(nonzero, num_consts, num_carry)
     n_ys = len(jaxpr.out_avals) - num_carry
@@ -148,7 +153,7 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     t_carry = [ad.instantiate(t) for t, nz in zip(t_carry, carry_nz) if nz]
     outs = bind_scan([*consts, *[t for t in t_consts if not isinstance(t, Zero)]],
                      [*carry, *t_carry], [*xs, *[t for t in t_xs if not isinstance(t, Zero)]],
-                     jaxpr=jvp_closed, length=length, reverse=reverse)
+                     jaxpr=jvp_closed, length=length, reverse=reverse, unroll=unroll)
     carry_out, carry_t, ys, ys_t = split_list(outs, [n_car, kcar, n_out - n_car])
     out_avals = _scan_shape(*[core.get_aval(p) for p in primals], jaxpr=jaxpr,
                             num_consts=n_c, num_carry=n_car, length=length, reverse=reverse)
@@ -165,7 +170,8 @@ ad.jvp_rules[scan_p] = _scan_jvp
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, reverse,
+                       unroll=1):
     in_uk = [not t.is_known() for t in tracers]
     c_uk, carry_uk, xs_uk = _split_ops(in_uk, num_consts, num_carry)
     n_ys = len(jaxpr.out_avals) - num_carry
@@ -199,7 +205,8 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
             res_kind.append(("stacked", None))
     keep = [True] * n_known_out + [k == "stacked" for k, _ in res_kind]
     known_scan = keep_outputs(known, keep)
-    outs = bind_scan(k_consts, k_carry, k_xs, jaxpr=known_scan, length=length, reverse=reverse)
+    outs = bind_scan(k_consts, k_carry, k_xs, jaxpr=known_scan, length=length, reverse=reverse,
+                     unroll=unroll)
     known_outs, stacked = outs[:n_known_out], iter(outs[n_known_out:])
     known_tracers = [trace.pure(o) for o in known_outs]
     if not any(out_uk):
@@ -222,7 +229,7 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
                 + [t for t, u in zip(xs, xs_uk) if u])
     staged = trace.stage(scan_p, operands, dict(
         jaxpr=unknown_scan, num_consts=len(const_res) + n_uc, num_carry=n_ucar,
-        length=length, reverse=reverse))
+        length=length, reverse=reverse, unroll=unroll))
     return interleave(out_uk, staged, known_tracers)
 
 
@@ -234,7 +241,7 @@ partial_eval.partial_eval_rules[scan_p] = _scan_partial_eval
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, unroll=1):
     consts, carry, xs = _split_ops(args, num_consts, num_carry)
     c_lin = [is_undefined(c) for c in consts]
     xs_lin = [is_undefined(x) for x in xs]
@@ -276,7 +283,7 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse):
     acc_init = [ad.zeros_like_aval(a) for a in lin_const_avals]
     outs = bind_scan(res_consts, [*acc_init, *ct_carry],
                      [*res_xs, *[c for c in ct_ys if not isinstance(c, Zero)]],
-                     jaxpr=transposed, length=length, reverse=not reverse)
+                     jaxpr=transposed, length=length, reverse=not reverse, unroll=unroll)
     ct_consts, ct_init, ct_xs = split_list(outs, [len(lin_const_avals), num_carry])
     ct_xs_full = interleave(xs_ct_nonzero[0], ct_xs,
                             [Zero(_stacked(a, length)) for a in lin_x_avals])
@@ -292,7 +299,8 @@ ad.transpose_rules[scan_p] = _scan_transpose
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan_batch(vals, dims, axis_size, *, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_batch(vals, dims, axis_size, *, jaxpr, num_consts, num_carry, length, reverse,
+                unroll=1):
     consts, carry, xs = _split_ops(vals, num_consts, num_carry)
     d_consts, d_carry, d_xs = _split_ops(dims, num_consts, num_carry)
     c_b = [d is not None for d in d_consts]
@@ -311,7 +319,8 @@ def _scan_batch(vals, dims, axis_size, *, jaxpr, num_consts, num_carry, length, 
     carry = [batching.bdim_at(c, d, axis_size, 0) if b else c
              for c, d, b in zip(carry, d_carry, carry_b)]
     xs = [x if d is None else batching.moveaxis(x, d, 1) for x, d in zip(xs, d_xs)]
-    outs = bind_scan(consts, carry, xs, jaxpr=batched, length=length, reverse=reverse)
+    outs = bind_scan(consts, carry, xs, jaxpr=batched, length=length, reverse=reverse,
+                     unroll=unroll)
     out_dims = ([0 if b else None for b in carry_b]
                 + [1 if b else None for b in out_b[num_carry:]])
     return outs, out_dims
@@ -343,6 +352,16 @@ def _trace_scan_body(f, init_tree, carry_avals, xs_tree, x_avals):
     return jaxpr, consts, box[0]
 
 
+# ``unroll=True`` (or a huge factor) asks for the whole loop unrolled: the compiled body is
+# repeated at most this many times, so the generated code stays small for long loops.
+MAX_UNROLL = 32
+
+
+def _unroll_factor(unroll: int | bool, length: int) -> int:
+    k = length if unroll is True else 1 if unroll is False else int(unroll)
+    return max(1, min(k, length, MAX_UNROLL))
+
+
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
          reverse: bool = False, unroll: int | bool = 1):
     """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs`` (JAX's ``lax.scan``).
@@ -350,9 +369,10 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     Returns ``(final_carry, ys)`` where ``ys`` stacks the ``y``s along a new leading axis.
     ``xs`` is a pytree of arrays with equal leading size (or ``None`` with ``length`` given);
     the carry must keep its pytree structure, shapes and dtypes (initial leaves given as Python
-    scalars take the dtype the body produces). ``reverse=True`` runs from the end. ``unroll`` is
-    accepted for compatibility and ignored. ``f`` is traced once; the loop is differentiable in
-    both modes and batchable.
+    scalars take the dtype the body produces). ``reverse=True`` runs from the end. ``unroll=k``
+    makes the compiled loop run ``k`` copies of the body per iteration (``True``: the whole
+    loop, up to ``MAX_UNROLL`` copies); the results do not depend on it. ``f`` is traced once;
+    the loop is differentiable in both modes and batchable.
     """
     if not callable(f):
         raise TypeError(f"scan: f must be callable, got {type(f).__name__}")
@@ -395,7 +415,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     if err is not None:
         raise err
     outs = bind_scan(consts, flat_init, flat_xs, jaxpr=jaxpr, length=length,
-                     reverse=bool(reverse))
+                     reverse=bool(reverse), unroll=_unroll_factor(unroll, length))
     carry_out, ys = outs[:len(flat_init)], outs[len(flat_init):]
     return tree_unflatten(init_tree, carry_out), tree_unflatten(y_tree, ys)
 
