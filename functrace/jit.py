@@ -521,8 +521,8 @@ class Jitted:
         return f"<jit {self._name}>"
 
 
-class Traced:
-    """A traced (not yet compiled) ``jit`` program."""
+class _Stage:
+    """A ``jit`` program at some stage of ``trace() -> lower() -> compile()``."""
 
     def __init__(self, traced: _Traced, in_tree):
         self._traced = traced
@@ -532,22 +532,17 @@ class Traced:
     def jaxpr(self) -> ClosedJaxpr:
         """The simplified program, with its constants."""
         return self._traced.closed
+
+
+class Traced(_Stage):
+    """A traced (not yet compiled) ``jit`` program."""
 
     def lower(self) -> Lowered:
         return Lowered(self._traced, self._in_tree)
 
 
-class Lowered:
+class Lowered(_Stage):
     """A traced program with its generated source; ``compile()`` builds the native code."""
-
-    def __init__(self, traced: _Traced, in_tree):
-        self._traced = traced
-        self._in_tree = in_tree
-
-    @property
-    def jaxpr(self) -> ClosedJaxpr:
-        """The simplified program, with its constants."""
-        return self._traced.closed
 
     def as_text(self) -> str:
         """The generated Python/Numba source of the program."""

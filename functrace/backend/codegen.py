@@ -491,6 +491,12 @@ class Generator:
 
     # -- reading values inside a loop nest -----------------------------------------------------
 
+    def store(self, v: Var, expr: str, at: list[str]) -> str:
+        """The statement writing ``expr`` to ``v`` at index ``at`` (a plain name if 0-d)."""
+        if v.aval.ndim == 0:
+            return f"{self.name(v)} = {expr}"
+        return f"{self.name(v)}[{', '.join(at)}] = {expr}"
+
     def read(self, a, idx: list[str]) -> str:
         if isinstance(a, Literal):
             return const(a.val, a.aval.dtype)
@@ -552,11 +558,6 @@ class Generator:
         body: list[str] = []
         stores: list[str] = []
 
-        def store(v: Var, expr: str, at: list[str]) -> str:
-            if v.aval.ndim == 0:
-                return f"{self.name(v)} = {expr}"
-            return f"{self.name(v)}[{', '.join(at)}] = {expr}"
-
         for m in G.members:
             e = self.eqns[m]
             if self.kind[m] == "elementwise":
@@ -564,11 +565,11 @@ class Generator:
                 expr = kernels.elementwise_expr(e, [self.read(a, idx) for a in e.invars])
                 body.append(f"{self.reg(v)} = {expr}")
                 if v in self.mat:
-                    stores.append(store(v, self.reg(v), idx))
+                    stores.append(self.store(v, self.reg(v), idx))
             else:
-                self.emit_reduce(e, idx, pre, post, body, store)
+                self.emit_reduce(e, idx, pre, post, body)
         for v in G.copies:
-            stores.append(store(v, self.view_expr(self.eqns[self.producer[v]], idx), idx))
+            stores.append(self.store(v, self.view_expr(self.eqns[self.producer[v]], idx), idx))
         body.extend(stores)
         self._group = None
         lines = list(alloc)
@@ -665,11 +666,6 @@ class Generator:
             if v in need_buf and bufname[v] != f"bo{self.vid(v)}":
                 phases[p].append(f"{bufname[v]}[jj] = {self.reg(v)}")
 
-        def store(v: Var, expr: str, at: list[str]) -> str:
-            if v.aval.ndim == 0:
-                return f"{self.name(v)} = {expr}"
-            return f"{self.name(v)}[{', '.join(at)}] = {expr}"
-
         for m in G.members:
             e = self.eqns[m]
             q = mphase[m]
@@ -690,11 +686,11 @@ class Generator:
                     phases[q].append(f"{bufname[v]}[jj] = {self.reg(v)}")
             else:
                 body: list[str] = []
-                self.emit_reduce(e, idx, pre, post, body, store)
+                self.emit_reduce(e, idx, pre, post, body)
                 phases[q].extend(body)
         self._phase = final
         for v in stored:
-            phases[final].append(store(v, self.read(v, idx), idx))
+            phases[final].append(self.store(v, self.read(v, idx), idx))
         self._phase = None
         self._group = None
         lines = list(alloc) + setup
@@ -724,7 +720,7 @@ class Generator:
             lines.append(f"keep_alive({', '.join(chunk)})")
         return lines
 
-    def emit_reduce(self, e: Eqn, idx, pre, post, body, store) -> None:
+    def emit_reduce(self, e: Eqn, idx, pre, post, body) -> None:
         red = kernels.reducer_for(e)
         axes = sorted(kernels.reduce_axes(e))
         v, x = e.outvars[0], e.invars[0]
@@ -745,7 +741,7 @@ class Generator:
                 pre[r - 1] += [f"{mv} = {init}", f"{kv} = 0"]
                 body += [f"if {cond.format(m=mv)}:", f"    {mv} = {t}",
                          f"    {kv} = {idx[axis]}"]
-                post[r - 1].append(store(v, kernels.cast(kv, out_dt), kept))
+                post[r - 1].append(self.store(v, kernels.cast(kv, out_dt), kept))
             else:
                 mv = f"m{self.vid(v)}"
                 at = f"[{', '.join(kept)}]"
@@ -763,7 +759,7 @@ class Generator:
             pre[r - k].append(f"{c} = {red.init(acc_dt)}")
             body.append(f"{c} = {expr if natural else kernels.cast(expr, acc_dt)}")
             res = c if acc_dt == out_dt else kernels.cast(c, out_dt)
-            post[r - k].append(store(v, res, kept))
+            post[r - k].append(self.store(v, res, kept))
         else:
             target = f"{self.name(v)}[{', '.join(kept)}]"
             expr = red.combine(target, t, out_dt)
