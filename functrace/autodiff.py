@@ -132,18 +132,37 @@ def _lower_aux(aux, base_level: int):
     return tree_map(lambda x: _aux_leaf(x, base_level), aux)
 
 
-def _check_input_differentiable(x, fname: str, holomorphic: bool = False) -> None:
+def _check_input_differentiable(x, fname: str, holomorphic: bool = False,
+                                allow_complex: bool = True) -> None:
+    """JAX's input rules: reverse mode takes real or complex inputs, forward-mode Jacobians
+    real ones only, and ``holomorphic=True`` complex ones only."""
     dtype = core.get_aval(x).dtype
-    if dtypes.is_complex(dtype) and not holomorphic:
+    if holomorphic and not dtypes.is_complex(dtype):
+        raise TypeError(f"{fname} with holomorphic=True requires inputs with complex dtype, "
+                        f"but got {dtype.name}.")
+    if dtypes.is_complex(dtype) and not holomorphic and not allow_complex:
         raise TypeError(f"{fname} requires real-valued inputs (input dtype that is a sub-dtype "
                         f"of np.floating), but got {dtype.name}. For holomorphic functions, "
-                        "use holomorphic=True.")
+                        "pass holomorphic=True; for other functions of complex inputs, use "
+                        "jvp directly.")
     if not dtypes.is_inexact(dtype):
         raise TypeError(
             f"{fname} requires real- or complex-valued inputs (input dtype that is a sub-dtype "
             f"of np.inexact), but got {dtype.name}. If you want to use integer-valued inputs, "
             "convert them to float first (e.g. x.astype(np.float64)), or leave them out of "
             "argnums.")
+
+
+def _check_output_differentiable(dtype, fname: str, holomorphic: bool) -> None:
+    if holomorphic and not dtypes.is_complex(dtype):
+        raise TypeError(f"{fname} with holomorphic=True requires outputs with complex dtype, "
+                        f"but got {dtype.name}.")
+    if not dtypes.is_inexact(dtype) or dtypes.is_complex(dtype) and not holomorphic:
+        raise TypeError(
+            f"{fname} requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {dtype.name}. For holomorphic differentiation, pass "
+            "holomorphic=True; for other functions with complex outputs, use vjp directly "
+            "(or differentiate the real part).")
 
 
 def _split_args(fun, args, argnums):
@@ -317,12 +336,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             raise TypeError(
                 f"grad requires a scalar output, but the function returned an array of shape "
                 f"{out_aval.shape}; reduce it (e.g. .sum()) or use jacrev / vjp.")
-        if not dtypes.is_inexact(out_aval.dtype) or (dtypes.is_complex(out_aval.dtype)
-                                                    and not holomorphic):
-            raise TypeError(
-                f"grad requires a real-valued floating-point output, but the function returned "
-                f"dtype {out_aval.dtype.name}. For holomorphic functions use holomorphic=True; "
-                "for complex outputs differentiate the real part.")
+        _check_output_differentiable(out_aval.dtype, "grad", holomorphic)
         cts_in = lin.transpose([np.ones((), out_aval.dtype)])
         grads = [ad.zeros_like_aval(a) if isinstance(c, Zero) else c
                  for c, a in zip(cts_in, lin.in_avals)]
@@ -433,7 +447,7 @@ def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
 
         flat, in_tree, flat_fun, out_tree_box = _split_args(f, args, nums)
         for x in flat:
-            _check_input_differentiable(x, fname, holomorphic)
+            _check_input_differentiable(x, fname, holomorphic, allow_complex=mode == "rev")
         in_avals = [core.get_aval(x) for x in flat]
         if mode == "fwd":
             basis, _ = _std_basis(in_avals, _jac_dtype(in_avals))
@@ -447,13 +461,15 @@ def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
             rows = vmap(lambda *t: push(*t))(*basis)
             outs = outs_box[0]
             out_avals = [core.get_aval(o) for o in outs]
+            if holomorphic:
+                for a in out_avals:
+                    _check_output_differentiable(a.dtype, "jacfwd", holomorphic)
             blocks = _split_jacobian(rows, out_avals, in_avals, leading_is_input=True)
         else:
             outs, lin = linearize_flat(flat_fun, flat, [True] * len(flat))
             out_avals = list(lin.out_avals)
             for a in out_avals:
-                if not dtypes.is_inexact(a.dtype):
-                    raise TypeError(f"jacrev requires floating-point outputs, got {a.dtype.name}")
+                _check_output_differentiable(a.dtype, "jacrev", holomorphic)
             basis, _ = _std_basis(out_avals, _jac_dtype(out_avals))
 
             def pull(*cts):

@@ -64,6 +64,10 @@ def _inner(x, y) -> complex:
     return total
 
 
+def _conj(tree):
+    return tree_map(lambda x: np.conj(x) if np.iscomplexobj(x) else x, tree)
+
+
 def _assert_close(actual, expected, atol, rtol, what: str) -> None:
     la, ta = tree_flatten(actual)
     le, te = tree_flatten(expected)
@@ -128,7 +132,9 @@ def check_vjp(f: Callable, f_vjp: Callable, args: Sequence[Any], atol=None, rtol
     v = _random_like(args, rng)
     jv = numerical_jvp(f, args, v, eps)
     ct = _random_like(out, rng)
-    ct_in = vjp_fn(ct)
+    # vjp is the transpose, not the adjoint: for complex values, <c, J v> under the real inner
+    # product Re(vdot) pairs with conj(vjp(conj(c))) (a no-op for real values)
+    ct_in = _conj(vjp_fn(_conj(ct)))
     lhs = _inner(ct_in, v)
     rhs = _inner(ct, jv)
     _assert_close(np.asarray(lhs), np.asarray(rhs), atol, rtol,

@@ -106,7 +106,16 @@ def to_inexact(dtype) -> np.dtype:
     return np.sin(np.zeros((), dtype)).dtype
 
 
+def complex_dtype(dtype) -> np.dtype:
+    """The complex dtype whose parts have ``dtype`` (float32 -> complex64)."""
+    dtype = np.dtype(dtype)
+    if dtype == float32 or dtype == complex64:
+        return complex64
+    return complex128
+
+
 def real_dtype(dtype) -> np.dtype:
+    """The dtype of the parts of a complex ``dtype`` (others are returned unchanged)."""
     dtype = np.dtype(dtype)
     if dtype == complex64:
         return float32

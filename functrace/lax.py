@@ -81,9 +81,10 @@ from .ops import structural as _st  # noqa: E402
 
 for _name in ("neg exp log log1p expm1 sin cos tan asin acos atan sinh cosh tanh asinh acosh "
               "atanh logistic sqrt rsqrt cbrt abs sign floor ceil round is_finite erf not "
-              "stop_gradient").split():
+              "stop_gradient real imag conj").split():
     globals()[_name] = _unary(getattr(_ew, f"{_name}_p"))
-for _name in "add sub mul div rem pow max min atan2 eq ne lt le gt ge and or xor".split():
+for _name in ("add sub mul div rem pow max min atan2 eq ne lt le gt ge and or xor "
+              "complex").split():
     globals()[_name] = _binary(getattr(_ew, f"{_name}_p"))
 del _name
 # ``and``/``or``/``not`` are Python keywords: spell them as JAX does

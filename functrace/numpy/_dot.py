@@ -131,10 +131,10 @@ def outer(a, b, out=None):
 
 
 def vdot(a, b, /):
-    """``numpy.vdot``: dot product of the flattened inputs (real arrays)."""
+    """``numpy.vdot``: dot product of the flattened inputs, the first one conjugated."""
     a, b = _promote(a, b)
     if dtypes.is_complex(core.get_aval(a).dtype):
-        raise NotImplementedError("functrace.numpy.vdot of complex arrays is not supported")
+        a = lax.conj(a)
     a = lax.reshape(a, (core.get_aval(a).size,))
     b = lax.reshape(b, (core.get_aval(b).size,))
     return scalarize(_contract(a, b, (0,), (0,)))

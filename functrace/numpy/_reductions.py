@@ -129,14 +129,18 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         ddof = correction
     a, aval, axes = _prepare(a, axis)
     dt = np.dtype(dtype) if dtype is not None else _numpy_dtype("var", aval.dtype)
-    if dtypes.is_complex(aval.dtype):
-        raise NotImplementedError("functrace.numpy.var of complex arrays is not supported")
-    x = cast(a, _accumulation_dtype(dt))
+    complex_input = dtypes.is_complex(aval.dtype)
+    x = cast(a, dtypes.complex_dtype(_accumulation_dtype(dt)) if complex_input
+             else _accumulation_dtype(dt))
     n = _count(aval.shape, axes)
     total = lax.reduce_sum(x, axes)
     centre = _keepdims(lax.div(total, lax.full_like(total, n)), aval.shape, axes)
     centred = lax.sub(x, lax.broadcast_in_dim(centre, aval.shape, tuple(range(aval.ndim))))
-    sq = lax.reduce_sum(lax.mul(centred, centred), axes)
+    if complex_input:  # |c|^2 = re^2 + im^2: the variance of a complex array is real
+        re, im = lax.real(centred), lax.imag(centred)
+        sq = lax.reduce_sum(lax.add(lax.mul(re, re), lax.mul(im, im)), axes)
+    else:
+        sq = lax.reduce_sum(lax.mul(centred, centred), axes)
     result = lax.div(sq, lax.full_like(sq, builtins.max(n - ddof, 0)))
     return _finish(cast(result, dt), aval.shape, axes, keepdims)
 

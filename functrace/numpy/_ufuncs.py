@@ -298,13 +298,16 @@ def _scale(c: float):
 
 def _absolute(x):
     dt = dtype_of(x)
-    if dtypes.is_complex(dt):
-        _complex_unsupported("absolute")
     return x if _is_unsigned(x) or dtypes.is_bool(dt) else lax.abs(x)
 
 
 def _conjugate(x):
-    return _complex_unsupported("conjugate") if dtypes.is_complex(dtype_of(x)) else x
+    return lax.conj(x) if dtypes.is_complex(dtype_of(x)) else x
+
+
+def _isinf(ax):
+    # |z| of a complex z is infinite exactly when one of its parts is
+    return lax.eq(ax, lax.full_like(ax, np.inf))
 
 
 def _float_test(fn, int_answer: bool):
@@ -362,7 +365,7 @@ trunc = _defufunc(np.trunc, _trunc)
 rint = _defufunc(np.rint, _int_identity(lax.round))
 isfinite = _defufunc(np.isfinite, _float_test(lax.is_finite, True))
 isnan = _defufunc(np.isnan, _float_test(_isnan, False))
-isinf = _defufunc(np.isinf, _float_test(lambda x: lax.eq(lax.abs(x), lax.full_like(x, np.inf)),
+isinf = _defufunc(np.isinf, _float_test(lambda x: _isinf(lax.abs(x)),
                                         False))
 signbit = _defufunc(np.signbit, _signbit)
 deg2rad = radians = _defufunc(np.deg2rad, _scale(math.pi / 180))
@@ -435,12 +438,6 @@ def modf(x, /):
 
 
 
-def _complex_unsupported(name: str):
-    raise NotImplementedError(
-        f"functrace.numpy.{name} of complex arrays needs complex primitives (real/imag/conj) "
-        "that functrace does not have yet.")
-
-
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions that are not ufuncs
 # ---------------------------------------------------------------------------------------------
@@ -473,8 +470,8 @@ def round(a, decimals: int = 0, out=None):  # noqa: A001 - NumPy's name
     """``numpy.round``: halves to even, ``decimals`` digits (negative: tens, hundreds...)."""
     check_unsupported("round", out=out)
     a, dt = _unary_array(a)
-    if dtypes.is_complex(dt):
-        _complex_unsupported("round")
+    if dtypes.is_complex(dt):  # each part on its own, as NumPy does
+        return lax.complex(round(lax.real(a), decimals), round(lax.imag(a), decimals))
     if dtypes.is_integer(dt) or dtypes.is_bool(dt):
         if decimals >= 0:
             return a
@@ -510,44 +507,42 @@ def sinc(x):
 
 @_scalar_result
 def angle(z, deg: bool = False):
-    """``numpy.angle`` of real arrays: pi for negative values, 0 otherwise."""
+    """``numpy.angle``: the argument of complex values (pi for negative reals, else 0)."""
     z, dt = _unary_array(z)
     if dtypes.is_complex(dt):
-        _complex_unsupported("angle")
-    z = cast(z, _numpy_dtype(np.angle, dt))
-    out = lax.atan2(_zeros(z), z)
+        out = lax.atan2(lax.imag(z), lax.real(z))
+    else:
+        z = cast(z, _numpy_dtype(np.angle, dt))
+        out = lax.atan2(_zeros(z), z)
     return lax.mul(out, lax.full_like(out, 180 / math.pi)) if deg else out
 
 
 def real(val):
     """``numpy.real`` (the array itself for real dtypes)."""
     val, dt = _unary_array(val)
-    if dtypes.is_complex(dt):
-        _complex_unsupported("real")
-    return val
+    return lax.real(val) if dtypes.is_complex(dt) else val
 
 
 def imag(val):
     """``numpy.imag`` (zeros for real dtypes)."""
     val, dt = _unary_array(val)
-    if dtypes.is_complex(dt):
-        _complex_unsupported("imag")
-    return lax.full_like(val, 0)
+    return lax.imag(val) if dtypes.is_complex(dt) else lax.full_like(val, 0)
 
 
 @_scalar_result
 def isreal(x):
     """``numpy.isreal`` (all True for real dtypes)."""
     x, dt = _unary_array(x)
-    return _bool_full(x, True) if not dtypes.is_complex(dt) else _complex_unsupported("isreal")
+    return _bool_full(x, True) if not dtypes.is_complex(dt) else lax.eq(
+        lax.imag(x), lax.full_like(lax.imag(x), 0))
 
 
 @_scalar_result
 def iscomplex(x):
     """``numpy.iscomplex`` (all False for real dtypes)."""
     x, dt = _unary_array(x)
-    return _bool_full(x, False) if not dtypes.is_complex(dt) else _complex_unsupported(
-        "iscomplex")
+    return _bool_full(x, False) if not dtypes.is_complex(dt) else lax.ne(
+        lax.imag(x), lax.full_like(lax.imag(x), 0))
 
 
 @_scalar_result
@@ -573,8 +568,9 @@ def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf: float | None = No
     x, dt = _unary_array(x)
     if not dtypes.is_inexact(dt):
         return x
-    if dtypes.is_complex(dt):
-        _complex_unsupported("nan_to_num")
+    if dtypes.is_complex(dt):  # each part on its own, as NumPy does
+        parts = [nan_to_num(p, copy, nan, posinf, neginf) for p in (lax.real(x), lax.imag(x))]
+        return lax.complex(*parts)
     info = np.finfo(dt)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf

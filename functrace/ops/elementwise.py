@@ -23,6 +23,8 @@ _FLOAT = "float"  # inexact dtypes (float, complex)
 _NUM = "num"  # any number
 _INT_BOOL = "int_bool"  # integers and bool (bitwise ops)
 _ANY = "any"
+_COMPLEX = "complex"  # complex dtypes only (real, imag, conj)
+_REAL_FLOAT = "real_float"  # real floating dtypes only (the parts given to complex)
 
 
 def _check_kind(prim_name: str, dtype, kind: str) -> None:
@@ -31,10 +33,13 @@ def _check_kind(prim_name: str, dtype, kind: str) -> None:
         _NUM: not dtypes.is_bool(dtype),
         _INT_BOOL: dtypes.is_integer(dtype) or dtypes.is_bool(dtype),
         _ANY: True,
+        _COMPLEX: dtypes.is_complex(dtype),
+        _REAL_FLOAT: dtypes.is_float(dtype),
     }[kind]
     if not ok:
         need = {_FLOAT: "a floating-point", _NUM: "a numeric (not bool)",
-                _INT_BOOL: "an integer or bool"}[kind]
+                _INT_BOOL: "an integer or bool", _COMPLEX: "a complex",
+                _REAL_FLOAT: "a real floating-point"}[kind]
         raise TypeError(f"{prim_name} needs {need} operand, got {np.dtype(dtype).name}")
 
 
@@ -51,7 +56,10 @@ def _elementwise_shape_rule(name: str, kind: str, out_dtype: Callable | None):
         dtype = avals[0].dtype
         _check_kind(name, dtype, kind)
         if out_dtype:
-            return ShapedArray(avals[0].shape, out_dtype(dtype))
+            new = out_dtype(dtype)
+            # abs of a weak real stays weak; a dtype change (to bool, real, complex) does not
+            weak = new == dtype and all(a.weak_type for a in avals)
+            return ShapedArray(avals[0].shape, new, weak)
         # as in JAX: weakly typed iff every operand is (a Python scalar's arithmetic)
         return ShapedArray(avals[0].shape, dtype, all(a.weak_type for a in avals))
 
@@ -95,6 +103,14 @@ def _logistic_impl(x):
     return np.exp(-np.logaddexp(np.zeros((), x.dtype), -x))
 
 
+def _complex_impl(x, y):
+    # filled part by part: x + 1j * y would turn an infinite y into a NaN real part
+    x, y = np.asarray(x), np.asarray(y)
+    out = np.empty(x.shape, dtypes.complex_dtype(x.dtype))
+    out.real, out.imag = x, y
+    return out[()] if out.ndim == 0 else out
+
+
 def _int_div(x, y):
     """lax's integer division: rounds toward zero (C semantics), unlike NumPy's ``//``."""
     q = np.floor_divide(x, y)
@@ -131,7 +147,7 @@ logistic_p = unop("logistic", _logistic_impl, None)
 sqrt_p = unop("sqrt", np.sqrt, "math.sqrt({0})")
 rsqrt_p = unop("rsqrt", lambda x: 1 / np.sqrt(x), None)
 cbrt_p = unop("cbrt", np.cbrt, "np.cbrt({0})")
-abs_p = unop("abs", np.abs, "abs({0})", _NUM)
+abs_p = unop("abs", np.abs, "abs({0})", _NUM, dtypes.real_dtype)  # |complex| is real
 sign_p = unop("sign", np.sign, "np.sign({0})", _NUM)
 floor_p = unop("floor", np.floor, "math.floor({0})")
 ceil_p = unop("ceil", np.ceil, "math.ceil({0})")
@@ -141,6 +157,9 @@ erf_p = unop("erf", _erf_impl, "math.erf({0})")
 not_p = unop("not", np.invert, None, _INT_BOOL)
 stop_gradient_p = unop("stop_gradient", lambda x: x, "{0}", _ANY)
 integer_pow_p = unop("integer_pow", lambda x, *, y: np.power(x, y), None, _NUM)
+real_p = unop("real", np.real, "{0}.real", _COMPLEX, dtypes.real_dtype)
+imag_p = unop("imag", np.imag, "{0}.imag", _COMPLEX, dtypes.real_dtype)
+conj_p = unop("conj", np.conjugate, "{0}.conjugate()", _COMPLEX)
 
 # --- binary -----------------------------------------------------------------------------------
 
@@ -162,6 +181,8 @@ ge_p = binop("ge", np.greater_equal, "({0} >= {1})", _ANY, _to_bool)
 and_p = binop("and", np.bitwise_and, "({0} & {1})", _INT_BOOL)
 or_p = binop("or", np.bitwise_or, "({0} | {1})", _INT_BOOL)
 xor_p = binop("xor", np.bitwise_xor, "({0} ^ {1})", _INT_BOOL)
+complex_p = binop("complex", lambda x, y: _complex_impl(x, y), "complex({0}, {1})",
+                  _REAL_FLOAT, dtypes.complex_dtype)
 
 # --- select and convert -----------------------------------------------------------------------
 
@@ -231,8 +252,16 @@ convert_element_type_p = Primitive("convert_element_type")
 # result stays weak (a traced Python int in ``i * 0.5``)
 core.shape_rules[convert_element_type_p] = (
     lambda x, *, new_dtype, weak_type=False: x.update(dtype=new_dtype, weak_type=weak_type))
-core.impl_rules[convert_element_type_p] = (
-    lambda x, *, new_dtype, weak_type=False: np.asarray(x).astype(new_dtype)[()])
+
+
+def _convert_impl(x, *, new_dtype, weak_type=False):
+    x = np.asarray(x)
+    if dtypes.is_complex(x.dtype) and not dtypes.is_complex(new_dtype):
+        x = x.real  # as lax does: the imaginary part is dropped (NumPy would warn)
+    return x.astype(new_dtype)[()]
+
+
+core.impl_rules[convert_element_type_p] = _convert_impl
 batching.defvectorized(convert_element_type_p)
 
 
@@ -248,7 +277,9 @@ def _convert_jvp(primals, tangents, *, new_dtype, **params):
 def _convert_transpose(ct, x, *, new_dtype, **params):
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
-    return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
+    if dtypes.is_complex(core.get_aval(ct).dtype) and not dtypes.is_complex(x.aval.dtype):
+        ct = L.real(ct)  # a real input only sees the real part of a complex cotangent
+    return [L.convert_element_type(ct, x.aval.dtype)]
 
 
 ad.jvp_rules[convert_element_type_p] = _convert_jvp
@@ -283,12 +314,52 @@ defjvp(sqrt_p, lambda g, ans, x: L.mul(g, L.div(L.full_like(ans, 0.5), ans)))
 defjvp(rsqrt_p, lambda g, ans, x: L.mul(g, L.mul(L.full_like(x, -0.5), L.div(ans, x))))
 defjvp(cbrt_p, lambda g, ans, x: L.mul(g, L.mul(L.full_like(x, 1 / 3),
                                                  L.integer_pow(ans, -2))))
-defjvp(abs_p, lambda g, ans, x: L.select(L.ge(x, L.full_like(x, 0)), g, L.neg(g)))
+
+
+def _abs_jvp(g, ans, x):
+    if dtypes.is_complex(core.get_aval(x).dtype):
+        # d|z| = Re(conj(z) dz) / |z|, taken as 0 at z = 0 (JAX's choice)
+        safe = L.select(L.eq(ans, L.full_like(ans, 0)), L.full_like(ans, 1), ans)
+        return L.div(L.real(L.mul(g, L.conj(x))), safe)
+    return L.select(L.ge(x, L.full_like(x, 0)), g, L.neg(g))
+
+
+defjvp(abs_p, _abs_jvp)
 defjvp(erf_p, lambda g, ans, x: L.mul(g, L.mul(L.full_like(x, 2 / math.sqrt(math.pi)),
                                                L.exp(L.neg(L.mul(x, x))))))
 for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, stop_gradient_p,
            eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p):
     defjvp_zero(_p)
+
+
+# The complex parts are linear, over the reals: transposing gives JAX's conventions, where
+# grad(real)(z) = 1 and grad(imag)(z) = -1j.
+
+
+def _real_transpose(ct, x):
+    return [Zero(x.aval) if isinstance(ct, Zero) else L.complex(ct, L.full_like(ct, 0))]
+
+
+def _imag_transpose(ct, x):
+    return [Zero(x.aval) if isinstance(ct, Zero) else L.complex(L.full_like(ct, 0), L.neg(ct))]
+
+
+def _conj_transpose(ct, x):
+    return [ct if isinstance(ct, Zero) else L.conj(ct)]
+
+
+def _complex_transpose(ct, x, y):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval) if is_undefined(x) else None,
+                Zero(y.aval) if is_undefined(y) else None]
+    return [L.real(ct) if is_undefined(x) else None,
+            L.neg(L.imag(ct)) if is_undefined(y) else None]
+
+
+ad.deflinear(real_p, _real_transpose)
+ad.deflinear(imag_p, _imag_transpose)
+ad.deflinear(conj_p, _conj_transpose)
+ad.deflinear(complex_p, _complex_transpose)
 
 
 def _integer_pow_jvp(g, ans, x, *, y):
