@@ -67,6 +67,11 @@ FUNCTIONS = {
     "std": (lambda z: fnp.std(z, axis=-1), lambda z: np.std(z, axis=-1)),
     "vdot": (lambda z: fnp.vdot(z, 2 * z + 1j), lambda z: np.vdot(z, 2 * z + 1j)),
     "mixed_real": (lambda z: z * np.float32(2.5) + 1, lambda z: z * np.float32(2.5) + 1),
+    "norm": (fnp.linalg.norm, np.linalg.norm),
+    "norm_1": (lambda z: fnp.linalg.norm(z, 1, axis=-1), lambda z: np.linalg.norm(z, 1, axis=-1)),
+    "norm_inf": (lambda z: fnp.linalg.norm(z, np.inf, axis=0),
+                 lambda z: np.linalg.norm(z, np.inf, axis=0)),
+    "norm_0": (lambda z: fnp.linalg.norm(z, 0, axis=-1), lambda z: np.linalg.norm(z, 0, axis=-1)),
 }
 
 
@@ -187,6 +192,8 @@ CHECKED = {
     "var": fnp.var,
     "vdot": lambda z: fnp.vdot(z, 2 * z),
     "astype_real": lambda z: (z * z).astype(np.float64),
+    "norm": fnp.linalg.norm,
+    "norm_3": lambda z: fnp.linalg.norm(z, 3),
 }
 
 

@@ -39,13 +39,13 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "m
 def _as_float(x):
     x = asarray(x)
     dt = core.get_aval(x).dtype
-    if dtypes.is_complex(dt):
-        raise NotImplementedError("functrace.numpy.linalg norms of complex arrays are not "
-                                  "supported")
     return x if dtypes.is_inexact(dt) else cast(x, dtypes.float64)
 
 
 def _sum_squares(x, axis, keepdims):
+    if dtypes.is_complex(core.get_aval(x).dtype):  # |z|^2 without the square root of abs
+        re, im = lax.real(x), lax.imag(x)
+        return _sum(lax.add(lax.mul(re, re), lax.mul(im, im)), axis=axis, keepdims=keepdims)
     return _sum(lax.mul(x, x), axis=axis, keepdims=keepdims)
 
 
@@ -60,7 +60,7 @@ def _vector_norm(x, ord, axis: tuple[int, ...], keepdims: bool):
     if ord == -np.inf:
         return _min(ax, axis=axis, keepdims=keepdims)
     if ord == 0:
-        nonzero = cast(lax.ne(x, lax.full_like(x, 0)), core.get_aval(x).dtype)
+        nonzero = cast(lax.ne(x, lax.full_like(x, 0)), dtypes.real_dtype(core.get_aval(x).dtype))
         return _sum(nonzero, axis=axis, keepdims=keepdims)
     if ord == 1:
         return _sum(ax, axis=axis, keepdims=keepdims)
