@@ -4,7 +4,7 @@
 ``jit`` compiles whole programs (forward and backward passes alike) with Numba.
 """
 
-from . import lax, optim, tree_util, viz
+from . import lax, nn, optim, scipy, tree, tree_util, viz
 from . import numpy as numpy  # noqa: PLC0414 - installs the tracer's operators
 from .autodiff import (
     grad,
@@ -25,6 +25,7 @@ from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import custom_jvp, custom_vjp
 from .jit import disable_jit, jit
 from .remat import checkpoint, checkpoint_policies, remat
+from .shape_eval import ShapeDtypeStruct, eval_shape
 from .tracing import make_jaxpr
 from .viz import draw, to_dot
 
