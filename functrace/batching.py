@@ -207,17 +207,20 @@ def batch_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[int | None]
     return results
 
 
-def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None
-         ) -> Callable:
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable:
     """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap``).
 
-    ``in_axes`` is an int, ``None`` (argument not batched) or a pytree prefix of the arguments;
+    ``in_axes`` is an int, ``None`` (argument not batched) or a pytree prefix of the positional
+    arguments; keyword arguments are always mapped over their leading axis, as in JAX.
     ``out_axes`` likewise for the outputs. ``axis_size`` is needed only when no input is batched.
+    ``axis_name`` and ``spmd_axis_name`` are accepted for JAX compatibility; functrace has no
+    collective operations (``psum``...) that would refer to them.
     """
     from .tree_util import tree_broadcast_prefix, tree_flatten, tree_unflatten
 
     @functools.wraps(fun)
-    def vmapped(*args):
+    def vmapped(*args, **kwargs):
         axes = in_axes
         if isinstance(axes, list):
             axes = tuple(axes)
@@ -225,10 +228,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
             raise ValueError(
                 f"vmap in_axes has {len(axes)} entries but the function was called with "
                 f"{len(args)} positional arguments; give one axis (or None) per argument.")
-        flat_args, in_tree = tree_flatten(args)
+        flat_args, in_tree = tree_flatten((args, kwargs))
         try:
             flat_axes = tree_broadcast_prefix(
-                axes if isinstance(axes, tuple) else (axes,) * len(args), args)
+                (axes if isinstance(axes, tuple) else (axes,) * len(args),
+                 {k: 0 for k in kwargs}), (args, kwargs))
         except ValueError as e:
             raise ValueError(f"vmap in_axes specification must be a tree prefix of the "
                              f"arguments, got in_axes={in_axes!r} for arguments {in_tree}: "
@@ -260,7 +264,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
         out_tree_box = []
 
         def flat_fun(*xs):
-            out = fun(*tree_unflatten(in_tree, xs))
+            a, k = tree_unflatten(in_tree, xs)
+            out = fun(*a, **k)
             flat_out, out_tree = tree_flatten(out)
             out_tree_box.append((out_tree, out))
             return flat_out

@@ -243,7 +243,7 @@ def test_shape_mismatch_names_both_shapes_and_the_line(name, transform):
 
 
 def test_matmul_mismatch_under_grad_names_the_line():
-    with pytest.raises(ValueError, match="mismatch") as info:
+    with pytest.raises(ValueError, match=r"mismatch.*shapes \(3, 4\) and \(5, 6\)") as info:
         ft.grad(lambda a: fnp.sum(f_matmul(a, np.ones((5, 6)))))(np.ones((3, 4)))
     assert_names_line(info.value, "matmul")
 

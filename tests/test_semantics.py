@@ -378,3 +378,27 @@ def test_numpy_functions_without_functrace_version_on_unbatched_values_under_vma
     np.testing.assert_allclose(got, x * np.fft.fft(np.sin(W.T[0])).real)
     with pytest.raises(NotImplementedError, match="numpy.fft.fft"):
         ft.vmap(np.fft.fft)(x)  # batched: still a clear error
+
+
+# --- vmap of keyword arguments (JAX maps them over their leading axis) --------------------------
+
+
+def test_vmap_maps_keyword_arguments_over_axis_0():
+    def f(x, scale=1.0, *, offset):
+        return x * scale + offset["b"]
+
+    x, s, b = np.arange(3.0), np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])
+    got = ft.vmap(f)(x, scale=s, offset={"b": b})
+    np.testing.assert_array_equal(got, x * s + b)
+    # positional in_axes do not apply to keywords: these are still mapped
+    got = ft.vmap(f, in_axes=(None,))(2.0, scale=s, offset={"b": b})
+    np.testing.assert_array_equal(got, 2.0 * s + b)
+    with pytest.raises(ValueError, match=r"inconsistent sizes.*\[3, 4\]"):
+        ft.vmap(f)(x, scale=np.ones(4), offset={"b": b})
+
+
+def test_vmap_accepts_jax_keyword_parameters():
+    f = ft.vmap(lambda x: x * 2, in_axes=0, out_axes=0, axis_name="batch", axis_size=None)
+    np.testing.assert_array_equal(f(np.arange(3.0)), [0.0, 2.0, 4.0])
+    g = ft.vmap(lambda: np.float64(1.0), in_axes=(), axis_size=4)
+    np.testing.assert_array_equal(g(), np.ones(4))

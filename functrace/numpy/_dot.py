@@ -56,6 +56,11 @@ def dot(a, b, out=None):
     return scalarize(_contract(a, b, (na - 1,), (0 if nb == 1 else nb - 2,)))
 
 
+def _shapes_note(sa: tuple, sb: tuple) -> str:
+    return (f"the operands have shapes {sa} and {sb}: the last axis of the first must match "
+            "the second-to-last axis (or only axis) of the second")
+
+
 def matmul(x1, x2, /, out=None, *, dtype=None, **kwargs):
     """``numpy.matmul`` (``@``): matrix products broadcast over leading batch axes."""
     check_unsupported("matmul", out=out)
@@ -69,14 +74,15 @@ def matmul(x1, x2, /, out=None, *, dtype=None, **kwargs):
         if sb[-2 if len(sb) > 1 else 0] != k:
             raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
                              f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size "
-                             f"{sb[-2 if len(sb) > 1 else 0]} is different from {k})")
+                             f"{sb[-2 if len(sb) > 1 else 0]} is different from {k}); "
+                             f"{_shapes_note(sa, sb)}")
         if len(sa) == 1:  # (k) @ (..., k, m) -> (..., m)
             return scalarize(_contract(a, b, (0,), (len(sb) - 2 if len(sb) > 1 else 0,)))
         return _contract(a, b, (len(sa) - 1,), (0,))  # (..., n, k) @ (k) -> (..., n)
     if sa[-1] != sb[-2]:
         raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, with "
                          f"gufunc signature (n?,k),(k,m?)->(n?,m?) (size {sb[-2]} is different "
-                         f"from {sa[-1]})")
+                         f"from {sa[-1]}); {_shapes_note(sa, sb)}")
     if len(sb) == 2:  # (..., n, k) @ (k, m): the common case of a weight matrix
         return _contract(a, b, (len(sa) - 1,), (0,))
     if len(sa) == 2:  # (n, k) @ (..., k, m) -> (n, ..., m), then move n
