@@ -247,3 +247,31 @@ def test_tracers_are_unhashable_and_isinstance_ndarray():
         return x
 
     ft.make_jaxpr(f)(X)
+
+
+# --- the exception classes under JAX's names (functrace.errors) ---------------------------------
+
+
+@pytest.mark.parametrize("f, error", [
+    (lambda x: bool(x > 0), "TracerBoolConversionError"),
+    (lambda x: int(x), "TracerIntegerConversionError"),
+    (lambda x: list(range(10))[x], "TracerIntegerConversionError"),
+    (lambda x: np.asarray(x) + 1, "TracerArrayConversionError"),
+    (lambda x: x[x > 0], "NonConcreteBooleanIndexError"),
+], ids=["bool", "int", "index", "asarray", "mask"])
+def test_errors_module_names_each_conversion(f, error):
+    from functrace import errors
+    with pytest.raises(getattr(errors, error)):
+        ft.jit(f)(np.array(1))
+
+
+def test_conversion_errors_are_concretization_and_type_errors():
+    from functrace import errors
+    for name in ("TracerBoolConversionError", "TracerIntegerConversionError",
+                 "TracerArrayConversionError"):
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.ConcretizationTypeError) and issubclass(cls, TypeError)
+    assert issubclass(errors.NonConcreteBooleanIndexError, IndexError)
+    # a conversion that would cut a derivative raises the same classes
+    with pytest.raises(errors.TracerArrayConversionError, match="cut the derivative"):
+        ft.grad(lambda x: np.asarray(x).sum())(1.0)

@@ -22,8 +22,31 @@ class ConcretizationTypeError(TypeError):
     """A concrete value was needed but the traced value is only known by shape and dtype."""
 
 
+class TracerBoolConversionError(ConcretizationTypeError):
+    """``bool()`` of a traced value (``if x > 0:``, ``while``, ``and``/``or``)."""
+
+
+class TracerIntegerConversionError(ConcretizationTypeError):
+    """``int()`` of a traced value, or its use as a Python index (``range(x)``, ``l[x]``)."""
+
+
+class TracerArrayConversionError(ConcretizationTypeError):
+    """``np.asarray``/``np.array`` of a traced value."""
+
+
 class NonConcreteBooleanIndexError(IndexError):
     """Boolean-mask indexing of a traced array: the result shape would depend on the data."""
+
+
+def _error_class(operation: str) -> type[ConcretizationTypeError]:
+    """The most specific class for ``operation``, as JAX's error names go."""
+    if operation.startswith("bool()"):
+        return TracerBoolConversionError
+    if operation.startswith(("int()", "using a traced value as a Python index")):
+        return TracerIntegerConversionError
+    if operation.startswith("converting a traced value to a NumPy array"):
+        return TracerArrayConversionError
+    return ConcretizationTypeError
 
 
 def transformation_name(tracer: Any) -> str:
@@ -55,7 +78,7 @@ def describe(tracer: Any) -> str:
 
 def concretization_error(tracer: Any, operation: str) -> ConcretizationTypeError:
     """The error for ``operation`` (e.g. ``"bool() of a traced value"``) needing a real value."""
-    return ConcretizationTypeError(
+    return _error_class(operation)(
         f"{operation} needs a concrete value, but got an abstract one: {describe(tracer)}. "
         "Its value is not known while the function is being transformed, only its shape and "
         f"dtype. {_FIX}")
@@ -73,7 +96,7 @@ def boolean_index_error(mask: Any) -> NonConcreteBooleanIndexError:
 def differentiated_conversion_error(tracer: Any, operation: str) -> ConcretizationTypeError:
     """The error for ``operation`` (e.g. ``"float() of a traced value"``) on a value whose
     derivative is being taken: the conversion would silently drop that derivative."""
-    return ConcretizationTypeError(
+    return _error_class(operation)(
         f"{operation} would cut the derivative: the value ({describe(tracer)}) is being "
         "differentiated, and a plain Python or NumPy number carries no derivative. Compute "
         "with functrace.numpy (fnp.sin(x), not math.sin(x)) and keep the value an array, or "
