@@ -262,9 +262,24 @@ def _grads(f, *args):
     (fnp.sign, (0.0,), (0.0,)),  # JAX: sign is flat
     (lambda x: fnp.clip(x, 0.0, 1.0), (1.0,), (0.5,)),  # JAX: clip = min(max) ties
     (lambda x: fnp.clip(x, 0.0, 1.0), (0.0,), (0.5,)),
+    (fnp.logaddexp, (0.0, 0.0), (0.5, 0.5)),  # JAX: the softmax weights, also at ties
+    (fnp.logaddexp, (2.0, 2.0), (0.5, 0.5)),
+    (fnp.logaddexp, (1.0, 0.0), (1 / (1 + np.exp(-1.0)), 1 / (1 + np.exp(1.0)))),
+    (fnp.logaddexp2, (1.0, 1.0), (0.5, 0.5)),
+    (fnp.floor_divide, (0.0, 0.0), (0.0, 0.0)),  # JAX: flat, no inf/NaN leaking from x / 0
+    (fnp.floor_divide, (7.0, 2.0), (0.0, 0.0)),
+    (fnp.power, (0.0, 0.0), (np.nan, 0.0)),  # JAX: y * x**(y - 1) for a floating exponent
+    (fnp.power, (2.0, 0.0), (0.0, np.log(2.0))),
 ])
 def test_derivatives_at_kinks_match_jax(f, args, want):
     np.testing.assert_allclose(_grads(f, *args), want, atol=1e-12)
+
+
+def test_softplus_gradient_at_zero_is_one_half():
+    np.testing.assert_allclose(ft.grad(ft.nn.softplus)(0.0), 0.5)
+    np.testing.assert_allclose(ft.grad(ft.nn.softplus)(np.float32(0.0)), np.float32(0.5))
+    ft.check_grads(lambda x, y: fnp.logaddexp(x, y), (np.array([0.3, 1.0, -3.0]),
+                                                      np.array([0.0, 1.5, 2.0])), order=2)
 
 
 def test_hypot_values_match_numpy_including_infinities():

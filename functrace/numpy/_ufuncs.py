@@ -161,7 +161,10 @@ def _float_floor_divide(a, b):
 
 
 def _floor_divide(a, b):
-    return _int_floor_divide(a, b) if _is_intlike(a) else _float_floor_divide(a, b)
+    if _is_intlike(a):
+        return _int_floor_divide(a, b)
+    # piecewise constant: no derivative (the division inside would leak inf/NaN at b == 0)
+    return lax.stop_gradient(_float_floor_divide(a, b))
 
 
 def _remainder(a, b):
@@ -273,7 +276,9 @@ def _logaddexp(x, y, base2: bool = False):
     amax = lax.max(x, y)
     delta = lax.sub(x, y)
     nan_delta = _isnan(delta)
-    safe = lax.select(nan_delta, _zeros(delta), lax.neg(lax.abs(delta)))
+    # min - max (not -|x - y|): at ties max and min each take half of each tangent, so the
+    # derivative is the softmax weight 1/2 there too, as JAX's rule gives
+    safe = lax.select(nan_delta, _zeros(delta), lax.sub(lax.min(x, y), amax))
     if base2:
         tail = lax.div(lax.log1p(lax.pow(lax.full_like(safe, 2), safe)),
                        lax.full_like(safe, math.log(2)))

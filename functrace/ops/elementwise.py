@@ -441,9 +441,8 @@ defjvp(rem_p, lambda g, ans, x, y: g,
 
 
 def _pow_jvp_x(g, ans, x, y):
-    zero = L.full_like(y, 0)
-    jac = L.select(L.eq(y, zero), zero, L.mul(y, L.pow(x, L.sub(y, 1))))
-    return L.mul(g, jac)
+    # y * x^(y-1) also at y == 0 (NaN at x == 0 then), as JAX's rule for a floating exponent
+    return L.mul(g, L.mul(y, L.pow(x, L.sub(y, 1))))
 
 
 def _pow_jvp_y(g, ans, x, y):
