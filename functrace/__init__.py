@@ -24,6 +24,7 @@ from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import custom_jvp, custom_vjp
 from .jit import disable_jit, jit
+from .numpy._array import Array
 from .remat import checkpoint, checkpoint_policies, remat
 from .shape_eval import ShapeDtypeStruct, eval_shape
 from .tracing import make_jaxpr

@@ -791,7 +791,11 @@ def test_small_helpers_match_numpy():
 def test_eager_creation_returns_writable_numpy_arrays():
     for arr in (fnp.zeros(3), fnp.ones((2, 2)), fnp.full(3, 2.0), fnp.eye(3), fnp.arange(4),
                 fnp.linspace(0, 1, 5), fnp.zeros_like(np.ones(2))):
-        assert type(arr) is np.ndarray and arr.flags.writeable
+        assert isinstance(arr, np.ndarray) and arr.flags.writeable
+        # an ndarray with JAX's functional updates, so jax.numpy-style code also runs eagerly
+        first = (0,) * arr.ndim
+        updated = arr.at[first].set(7)
+        assert updated[first] == 7 and arr[first] != 7 and isinstance(updated, ft.Array)
 
 
 def test_creation_is_staged_under_make_jaxpr():

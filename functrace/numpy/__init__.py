@@ -14,6 +14,8 @@ functions (``np.sin(tracer)``) here.
 from __future__ import annotations
 
 import builtins as _builtins
+import functools as _functools
+import types as _types
 
 import numpy as _np
 
@@ -34,6 +36,7 @@ from . import (
     _vectorize,
     linalg,
 )
+from ._array import as_eager_result as _as_eager_result
 from ._creation import *  # noqa: F403
 from ._dot import *  # noqa: F403
 from ._errors import ConcretizationTypeError, NonConcreteBooleanIndexError
@@ -127,6 +130,24 @@ __all__ = sorted(
        "promote_types", "can_cast", "ndarray", "result_type", "iscomplexobj", "isrealobj",
        "isscalar", "allclose", "array_equal", "ConcretizationTypeError",
        "NonConcreteBooleanIndexError"})
+
+
+
+def _returning_arrays(fn):
+    """``fn`` whose NumPy-array results come back as ``Array`` (with ``.at``), as every
+    ``jax.numpy`` result has it; tracers pass through untouched."""
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return _as_eager_result(fn(*args, **kwargs))
+    return wrapper
+
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, _types.FunctionType) and _name not in ("result_type", "iscomplexobj",
+                                                                "isrealobj", "isscalar"):
+        globals()[_name] = _returning_arrays(_obj)
+del _name, _obj
 
 # NumPy functions routed here by Tracer.__array_function__/__array_ufunc__, by name.
 _exports = {name: globals()[name] for name in __all__ if callable(globals()[name])}
