@@ -256,3 +256,12 @@ for (_name, _dtype), _sym in ufuncs.AVAILABLE.items():
     globals()[_fn] = types.ExternalFunction(_sym, types.void(types.int64, types.int64,
                                                              types.int64, types.int64))
     __all__.append(_fn)
+
+# Special functions: the njit-compatible scalar algorithms of functrace.ops.special
+from ..ops import special as _special  # noqa: E402
+
+f_digamma = njit(**_JIT)(_special.digamma_scalar)
+f_polygamma = njit(**_JIT)(_special.polygamma_scalar)
+f_erf_inv = njit(**_JIT)(_special.erf_inv_scalar)
+f_ndtri = njit(**_JIT)(_special.ndtri_scalar)
+__all__ += ["f_digamma", "f_polygamma", "f_erf_inv", "f_ndtri"]

@@ -1,5 +1,5 @@
 """SciPy-compatible functions that trace and differentiate (``jax.scipy``'s names)."""
 
-from . import special
+from . import special, stats
 
-__all__ = ["special"]
+__all__ = ["special", "stats"]
