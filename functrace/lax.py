@@ -162,3 +162,5 @@ from .ops.linalg_decomp import *  # noqa: E402,F403
 from .ops.reductions import *  # noqa: E402,F403
 from .ops.shapes import *  # noqa: E402,F403
 from .ops.sorting import *  # noqa: E402,F403
+from .ops.special import *  # noqa: E402,F403
+from .ops.windowed import *  # noqa: E402,F403

@@ -212,3 +212,11 @@ def test_dot_vector_forms():
     np.testing.assert_allclose(lax.dot(v, m), v @ m)
     np.testing.assert_allclose(lax.dot(m.T, v), m.T @ v)
     ft.check_grads(lambda v, m: lax.dot(v, m), (v, m), order=2)
+
+
+def test_dot_general_takes_jax_positional_precision_and_empty_axes():
+    a, b = np.ones((2, 3, 0)), np.ones((2, 0, 4))
+    out = lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,))), None, np.float32)
+    assert out.shape == (2, 3, 4) and out.dtype == np.float32 and not out.any()
+    np.testing.assert_array_equal(lax.dot(np.eye(2), np.ones(2), precision="highest"),
+                                  np.ones(2))

@@ -90,7 +90,8 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, preferred_element_type):
     a = lhs if lhs_perm is None else lhs.transpose(lhs_perm)
     b = rhs if rhs_perm is None else rhs.transpose(rhs_perm)
     if lb:
-        out = np.matmul(a.reshape((-1, m, k)), b.reshape((-1, k, n)))
+        nb = math.prod(batch_shape)  # not -1: a zero-size free or contracting axis is legal
+        out = np.matmul(a.reshape((nb, m, k)), b.reshape((nb, k, n)))
     else:
         out = np.dot(a.reshape((m, k)), b.reshape((k, n)))
     return out.reshape(batch_shape + lf_shape + rf_shape)
@@ -212,10 +213,11 @@ def _normalize_dimension_numbers(dimension_numbers, lhs_ndim: int, rhs_ndim: int
 _normalize_cached = functools.lru_cache(maxsize=1024)(_normalize_dimension_numbers)
 
 
-def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """Contract ``lhs`` and ``rhs``: ``dimension_numbers = ((lhs_contract, rhs_contract),
     (lhs_batch, rhs_batch))``. Result axes: batch, lhs free, rhs free. Operands must have
-    equal dtypes; ``preferred_element_type`` sets the result's dtype (and accumulation)."""
+    equal dtypes; ``preferred_element_type`` sets the result's dtype (and accumulation).
+    ``precision`` is accepted as in JAX and ignored (products are computed in the dtype)."""
     lhs_aval, rhs_aval = core.get_aval(lhs), core.get_aval(rhs)
     try:
         dims = _normalize_cached(dimension_numbers, lhs_aval.ndim, rhs_aval.ndim)
@@ -229,11 +231,12 @@ def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dims, preferred_element_type=pet)
 
 
-def dot(lhs, rhs, preferred_element_type=None):
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
     """Vector/matrix products of rank-1 or rank-2 operands (``lax.dot``): contracts the last
     axis of ``lhs`` with the first of ``rhs``."""
     lhs_ndim, rhs_ndim = core.get_aval(lhs).ndim, core.get_aval(rhs).ndim
     if lhs_ndim not in (1, 2) or rhs_ndim not in (1, 2):
         raise TypeError(f"dot needs rank-1 or rank-2 operands, got shapes "
                         f"{core.get_aval(lhs).shape} and {core.get_aval(rhs).shape}")
-    return dot_general(lhs, rhs, (((lhs_ndim - 1,), (0,)), ((), ())), preferred_element_type)
+    return dot_general(lhs, rhs, (((lhs_ndim - 1,), (0,)), ((), ())),
+                       preferred_element_type=preferred_element_type)
