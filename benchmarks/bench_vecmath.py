@@ -3,8 +3,11 @@
 For every function in ``functrace.backend.vecmath.VECTOR_MATH`` and dtype: the NumPy ufunc on
 10**6 elements (SciPy's for erf and logistic, when SciPy is installed; NumPy has none), a Numba
 loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the vecmath
-function. Medians (or minima) over interleaved repetitions, in ns/element. Run pinned to one
-core (``--help`` for the options):
+function; for sin and cos also the block kernel the code generator runs them with ("block":
+``vecmath.trig_block_f32``/``trig_block_f64`` on blocks of 1024: a vectorised fast path with
+large arguments patched afterwards), which the speedup column then uses. Medians (or
+minima) over interleaved repetitions, in ns/element. Run pinned to one core (``--help`` for
+the options):
 
     taskset -c 1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
         /work/venv/bin/python benchmarks/bench_vecmath.py [names...] [--repeats 31]
@@ -24,7 +27,7 @@ import time
 import numba
 import numpy as np
 
-from functrace.backend.vecmath import VECTOR_MATH
+from functrace.backend.vecmath import VECTOR_MATH, trig_block_f32, trig_block_f64
 
 N = 10**6
 REPEATS = 15
@@ -89,6 +92,22 @@ def _loop(fn, nargs: int):
     return loop1
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+# (name, dtype) -> (block kernel, its want_cos argument): what the code generator calls
+BLOCK_KERNELS = {("sin", _F32): (trig_block_f32, 0), ("cos", _F32): (trig_block_f32, 1),
+                 ("sin", _F64): (trig_block_f64, 0), ("cos", _F64): (trig_block_f64, 1)}
+BLOCK = 1024
+
+
+def _block_loop(kernel, want_cos: int):
+    @numba.njit(error_model="numpy")
+    def loop(x, out):
+        n = x.shape[0]
+        for j in range(0, n, BLOCK):
+            kernel(x[j:], out[j:], min(BLOCK, n - j), want_cos)
+    return loop
+
+
 def _libm_pow(x, y):
     return x ** y
 
@@ -109,6 +128,9 @@ def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> d
         runners["numba+libm"] = lambda: lib_loop(*args, out)
     vm_loop = _loop(VECTOR_MATH[name][np.dtype(dtype)], len(args))
     runners["vecmath"] = lambda: vm_loop(*args, out)
+    if (name, np.dtype(dtype)) in BLOCK_KERNELS:
+        blk_loop = _block_loop(*BLOCK_KERNELS[(name, np.dtype(dtype))])
+        runners["block"] = lambda: blk_loop(*args, out)
     for run in runners.values():  # compile and warm up
         run()
     times: dict[str, list[float]] = {k: [] for k in runners}
@@ -136,14 +158,16 @@ def main(argv: list[str] | None = None) -> None:
     dtypes = args.dtype or ["float64", "float32"]
     stat = statistics.median if args.stat == "median" else min
     print(f"{'function':10s} {'dtype':8s} {'numpy':>8s} {'numba+libm':>11s} {'vecmath':>8s}"
-          f" {'speedup vs numpy':>17s}   (ns/element, N={N}, {args.stat} of {args.repeats})")
+          f" {'block':>8s} {'speedup vs numpy':>17s}   (ns/element, N={N}, {args.stat} of"
+          f" {args.repeats})")
     for name in names:
         for dtype in dtypes:
             r = bench(name, dtype, args.repeats, stat)
-            ratio = f"{r['numpy'] / r['vecmath']:.2f}x" if "numpy" in r else "-"
+            ours = r.get("block", r["vecmath"])
+            ratio = f"{r['numpy'] / ours:.2f}x" if "numpy" in r else "-"
             cols = [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("numpy",)]
             cols.append(f"{r['numba+libm']:11.3f}" if "numba+libm" in r else f"{'-':>11s}")
-            cols.append(f"{r['vecmath']:8.3f}")
+            cols += [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("vecmath", "block")]
             print(f"{name:10s} {np.dtype(dtype).name:8s} {' '.join(cols)} {ratio:>17s}")
             sys.stdout.flush()
 

@@ -180,6 +180,10 @@ def fits() -> list[Fit]:
         Fit("COS_F64", cos_t, rel(cos_t), 0, pio4 ** 2, 7, 0, f64),
         Fit("SIN_F32", sin_t, rel(sin_t), 0, pio4 ** 2, 4, 0, f32, f64),
         Fit("COS_F32", cos_t, rel(cos_t), 0, pio4 ** 2, 4, 0, f32, f64),
+        # float32 sin/cos block kernel (vecmath.trig_block_f32), evaluated in float32:
+        # sin r = r + r^3 q(r^2), cos r = 1 + r^2 (-1/2 + r^2 q(r^2))
+        Fit("SINK_F32", sin_t, rel(sin_t), 0, pio4 ** 2, 4, 0, f32),
+        Fit("COSK_F32", cos_t, rel(cos_t), 0, pio4 ** 2, 3, 0, f32),
         # erf(x) = x * q(x^2) for |x| < ERF_SPLIT (float32 erf is evaluated in float64)
         Fit("ERF_F64", erf_t, rel(erf_t), 0, ERF_SPLIT ** 2, 12, 0, f64),
         # erf(x) = 1 - exp(-x^2) * p(x - shift) for ERF_SPLIT <= x <= ERF_MAX

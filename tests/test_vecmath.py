@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import pytest
 
-from functrace.backend.vecmath import VECTOR_MATH
+from functrace.backend.vecmath import VECTOR_MATH, trig_block_f32, trig_block_f64
 
 FUZZ = os.environ.get("FUNCTRACE_FUZZ", "") not in ("", "0")
 MAX_ULP = 2.0
@@ -325,6 +325,89 @@ def test_trig_huge_arguments_are_reduced_exactly():
     assert np_ulp_errors(got32, ref).max() <= MAX_ULP
 
 
+# --- the sin/cos block kernels (what the code generator calls on blocks of a fused loop) ------
+
+BLOCK_KERNELS = {F32: trig_block_f32, F64: trig_block_f64}
+
+
+def run_block(name: str, x: np.ndarray) -> np.ndarray:
+    out = np.full_like(x, 7.0)  # every element must be written
+    BLOCK_KERNELS[x.dtype](x, out, x.size, 1 if name == "cos" else 0)
+    return out
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_block_f32_accuracy(name):
+    # samples() holds every binade (so fast path and exact fix-up mixed in the same block),
+    # floats nearest to multiples of pi/2 and the fast path's bound
+    lim = float(np.float32(71476.0625))
+    edge = np.array([lim, np.nextafter(lim, 0, dtype=np.float32), 7e4, 65536.0], np.float32)
+    x = np.concatenate([samples(name, F32, 20000), edge, -edge])
+    got = run_block(name, x)
+    with np.errstate(all="ignore"):
+        ref = NP64[name](x.astype(np.float64))
+    assert_ulp(name, x, got, np_ulp_errors(got, ref))
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_block_f64_accuracy(name):
+    rng = np.random.default_rng(3)
+    near = rng.integers(1, 2**20, 1000) * (np.pi / 2)  # hardest for the fast path's reduction
+    edge = np.array([1647099.0, np.nextafter(1647099.0, 0), 1647098.9, 1e6, 2.0**20])
+    x = np.concatenate([samples(name, F64, 1500), near, np.nextafter(near, 0),
+                        np.nextafter(near, np.inf), edge, -edge])
+    got = run_block(name, x)
+    assert_ulp(name, x, got, ulp_errors(got, mp_reference(name, x)))
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_block_special_values(name, dtype):
+    x = special_values(dtype)
+    for n in (1, 5, x.size):  # the fix-up pass patches exactly the flagged elements
+        got = run_block(name, x[:n])
+        assert got.dtype == dtype
+        with np.errstate(all="ignore"):
+            want = NP_SPECIAL[name](x[:n])
+        exact = ~np.isfinite(want) | (want == 0) | ~np.isfinite(x[:n]) | (x[:n] == 0)
+        bad = exact & ~same_value(got, want)
+        assert not bad.any(), f"{name}({x[:n][bad]}) = {got[bad]}, NumPy gives {want[bad]}"
+    x = np.repeat(np.array([0.0, -0.0, np.inf, np.nan], dtype), 40)  # whole vectors
+    got = run_block(name, x)
+    with np.errstate(all="ignore"):
+        assert same_value(got, NP_SPECIAL[name](x)).all()
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+def test_trig_block_vectorises(dtype):
+    kernel = BLOCK_KERNELS[dtype]
+    fresh = numba.njit(error_model="numpy")(kernel.py_func)  # cached code has no IR
+    x = np.ones(64, dtype)
+    fresh(x, np.empty_like(x), x.size, 0)
+    ir_text = fresh.inspect_llvm(fresh.signatures[0])
+    assert f"x {'double' if dtype == F64 else 'float'}>" in ir_text
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+def test_code_generator_runs_sin_cos_through_block_kernels(dtype):
+    import functrace as ft
+    import functrace.numpy as fnp
+
+    x = np.random.default_rng(4).uniform(-50, 50, (3, 2500)).astype(dtype)  # several blocks
+    x[1, 7], x[2, 2100], x[0, 1500] = 1e30, np.inf, -0.0  # exact path, NaN result, sign of 0
+    f = ft.jit(lambda a: (fnp.sin(a), fnp.sin(a) * a + fnp.cos(a * 2)))
+    src = f.lower(x).as_text()
+    kernel = f"trig_block_{'f32' if dtype == F32 else 'f64'}"
+    assert f"{kernel}(x0[i0, j0:], " in src  # an input array is read in place
+    assert f"{kernel}(bi" in src  # a computed operand goes through a block buffer
+    with np.errstate(all="ignore"):
+        s_got, mix = f(x)
+        assert same_value(s_got.ravel(), run_block("sin", x.ravel())).all()
+        want = np.sin(x) * x + np.cos(x * 2)
+    tol = 1e-5 if dtype == F32 else 1e-13
+    np.testing.assert_allclose(mix, want, rtol=tol, atol=tol)
+
+
 # --- structure -----------------------------------------------------------------------------------
 
 def test_table_covers_primitives_and_dtypes():
@@ -381,6 +464,34 @@ def test_float32_exhaustive(name):
         if errs[i] > worst[0]:
             worst = (errs[i], x[i])
     assert worst[0] <= MAX_ULP, f"{name}({worst[1]!r}): {worst[0]:.3g} ulp"
+
+
+@pytest.mark.skipif(not FUZZ, reason="exhaustive sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_block_f32_exhaustive(name):
+    chunk = 1 << 26
+    worst = (0.0, None)
+    for start in range(0, 1 << 32, chunk):
+        x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        got = run_block(name, x)
+        with np.errstate(all="ignore"):
+            ref = NP64[name](x.astype(np.float64))
+        errs = np_ulp_errors(got, ref)
+        i = int(np.argmax(errs))
+        if errs[i] > worst[0]:
+            worst = (errs[i], x[i])
+    assert worst[0] <= MAX_ULP, f"{name}({worst[1]!r}): {worst[0]:.3g} ulp"
+
+
+@pytest.mark.skipif(not FUZZ, reason="large sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_block_f64_large_sweep(name):
+    rng = np.random.default_rng(7)
+    near = rng.integers(1, 2**20, 10000) * (np.pi / 2)
+    x = np.concatenate([samples(name, F64, 30000, seed=1), rng.uniform(-1.7e6, 1.7e6, 30000),
+                        np.nextafter(near, 0), np.nextafter(near, np.inf)])
+    got = run_block(name, x)
+    assert_ulp(name, x, got, ulp_errors(got, mp_reference(name, x)))
 
 
 @pytest.mark.skipif(not FUZZ, reason="large sweep: set FUNCTRACE_FUZZ=1")
