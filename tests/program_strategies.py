@@ -318,9 +318,11 @@ def _functrace_at(x):
 def module_env(np_module: Any) -> dict[str, Any]:
     """``np``, ``lax`` and ``at`` for running programs with ``numpy`` or ``functrace.numpy``."""
     if np_module is np:
-        return {"np": np, "lax": REF_LAX, "at": REF_AT}
+        return {"np": np, "onp": np, "lax": REF_LAX, "at": REF_AT}
     import functrace
-    return {"np": np_module, "lax": functrace.lax, "at": _functrace_at}
+    # ``onp`` is NumPy itself, for static constants: ``np.array(...)`` made inside a traced
+    # function is traced too (as jnp.array is under jax.jit)
+    return {"np": np_module, "onp": np, "lax": functrace.lax, "at": _functrace_at}
 
 
 def _gap(a, b) -> float:
@@ -346,7 +348,7 @@ def _sort_gap(a, axis) -> float:
     return float(d.min()) if d.size else math.inf
 
 
-KINK_ENV = {"np": np, "_gap": _gap, "_sort_gap": _sort_gap, "math": math}
+KINK_ENV = {"np": np, "onp": np, "_gap": _gap, "_sort_gap": _sort_gap, "math": math}
 
 
 CONTROL_FLOW_FUNCTIONS = ("cond", "switch", "fori_loop", "while_loop", "scan", "map")
@@ -923,7 +925,7 @@ def _array_index(b: _Builder, shape, unique: bool = False) -> list[str]:
         if n_arrays == 1 and not shape2 and b.flag(0.15):
             # a static boolean mask selecting the same entries (in order, without repeats)
             keep = set(k % d for k in idx)
-            items[ax] = f"np.array({[k in keep for k in range(d)]})"
+            items[ax] = f"onp.array({[k in keep for k in range(d)]})"
         else:
             items[ax] = _int_array_src(b, idx, shape2)
     # integer scalars next to arrays also count as advanced indices (NumPy's placement rule)
@@ -948,7 +950,7 @@ def _index_src(items: list[str]) -> str:
 
 def _eval_index(items: list[str]):
     src = _index_src(items)
-    return eval(f"_I[{src}]", {"np": np, "_I": _IndexGrabber()})  # noqa: S307
+    return eval(f"_I[{src}]", {"np": np, "onp": np, "_I": _IndexGrabber()})  # noqa: S307
 
 
 class _IndexGrabber:
