@@ -22,8 +22,8 @@ import numpy as np
 from . import core, dtypes
 from .core import Jaxpr, Literal, Primitive, ShapedArray, Tracer, Var
 
-jvp_rules: dict[Primitive, Callable] = {}
-transpose_rules: dict[Primitive, Callable] = {}
+jvp_rules: dict[Primitive, Callable] = core.RuleTable()
+transpose_rules: dict[Primitive, Callable] = core.RuleTable()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,13 +224,16 @@ def is_undefined(x) -> bool:
 
 
 def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
-                  cts_out: list) -> list:
+                  cts_out: list, split_inputs: bool = False) -> list:
     """Transpose ``jaxpr`` with respect to the inputs marked ``linear_in``.
 
     ``args`` gives the values of the non-linear inputs (ignored for linear ones); ``cts_out`` the
     cotangents of the outputs (``Zero`` allowed). Returns the cotangent of each linear input
     (``Zero`` where nothing flows) and ``None`` for the others. Each equation is visited once,
-    so the cost is linear in the size of the program.
+    so the cost is linear in the size of the program. With ``split_inputs``, each linear
+    input gets the list of its contributions in the order they arrive instead of their sum
+    (so a caller can add them to contributions from elsewhere in the same order as one
+    transposition of a larger program would).
     """
     env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
     linear_vars: set[Var] = set()
@@ -248,12 +251,14 @@ def backward_pass(jaxpr: Jaxpr, consts: list, linear_in: list[bool], args: list,
     st = core._thread_state
     prev_info = st.source_info
     try:
-        return _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info)
+        return _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info,
+                              split_inputs)
     finally:
         st.source_info = prev_info
 
 
-def _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info):
+def _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_info,
+                   split_inputs=False):
     # Forward: evaluate what does not depend on the linear inputs; collect the linear equations.
     linear_eqns = []
     for eqn in jaxpr.eqns:
@@ -267,9 +272,14 @@ def _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_i
     st.source_info = prev_info
 
     ct_env: dict[Var, Any] = {}
+    split = {v: [] for v, lin in zip(jaxpr.invars, linear_in) if lin} if split_inputs else {}
 
     def write_ct(v, ct):
         if isinstance(v, Literal) or v not in linear_vars or ct is None or isinstance(ct, Zero):
+            return
+        parts = split.get(v)
+        if parts is not None:
+            parts.append(ct)
             return
         prev = ct_env.get(v)
         ct_env[v] = ct if prev is None else add_tangents(prev, ct)
@@ -295,6 +305,8 @@ def _backward_pass(jaxpr, linear_in, env, linear_vars, read, cts_out, st, prev_i
         for a, ct in zip(eqn.invars, cts_in):
             write_ct(a, ct)
 
+    if split_inputs:
+        return [split[v] if lin else None for v, lin in zip(jaxpr.invars, linear_in)]
     return [(ct_env.get(v, Zero(v.aval))) if lin else None
             for v, lin in zip(jaxpr.invars, linear_in)]
 

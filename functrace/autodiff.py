@@ -4,6 +4,8 @@ Reverse mode is symbol-to-symbol: ``linearize`` runs the JVP with known primals 
 tangents (``partial_eval``), which computes the forward pass and records the tangent program as a
 linear jaxpr; ``vjp`` transposes that jaxpr (``ad.backward_pass``). Under ``make_jaxpr`` or
 ``jit`` both passes are staged, so the backward pass is itself a printable, compilable program.
+Outside any transformation (plain NumPy inputs), ``grad``/``vjp``/``jacrev`` record an eager tape
+instead (``eager_vjp``): same values, bit for bit, with one interpreter instead of three.
 """
 
 from __future__ import annotations
@@ -74,6 +76,17 @@ def linearize_flat(fun: Callable, primals: Sequence[Any], differentiable: Sequen
     primals_out = [core.full_lower(p) for p in primals_out]
     return primals_out, LinearFunction(jaxpr, residuals, list(differentiable), out_nonzero,
                                        in_avals, out_avals)
+
+
+def _linearize_to_transpose(fun: Callable, primals: Sequence[Any],
+                            differentiable: Sequence[bool]):
+    """``linearize_flat`` for callers that only transpose the result (``vjp``, ``grad``,
+    ``jacrev``): outside any transformation, the eager tape of ``eager_vjp`` (same values,
+    one interpreter instead of three)."""
+    from . import eager_vjp
+    if eager_vjp.eager_ok(primals):
+        return eager_vjp.eager_linearize(fun, primals, differentiable)
+    return linearize_flat(fun, primals, differentiable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +180,8 @@ def _check_output_differentiable(dtype, fname: str, holomorphic: bool) -> None:
 
 def _split_args(fun, args, argnums):
     """Flatten the differentiated arguments; return (flat primals, their tree, flat fun)."""
-    dyn = [tree_map(_as_array, args[i]) for i in argnums]
+    dyn = [args[i] if type(args[i]) is np.ndarray else tree_map(_as_array, args[i])
+           for i in argnums]
     flat, in_tree = tree_flatten(tuple(dyn))
     out_tree_box: list = []
 
@@ -255,7 +269,7 @@ def _vjp_core(fun, args, argnums, fname, holomorphic=False, check_inputs=True):
         for x in flat:
             _check_input_differentiable(x, fname, holomorphic)
     diff = [dtypes.is_inexact(core.get_aval(x).dtype) for x in flat]
-    outs, lin = linearize_flat(flat_fun, flat, diff)
+    outs, lin = _linearize_to_transpose(flat_fun, flat, diff)
     return outs, lin, in_tree, out_tree_box[0]
 
 
@@ -307,6 +321,9 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return primal_out, vjp_fn
 
 
+_LEAF_TREE = tree_structure(0)  # the tree of a single array output
+
+
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    holomorphic: bool = False) -> Callable:
     """A function returning ``(fun(*args), gradient)``; with ``has_aux``, ``((value, aux), g)``."""
@@ -328,7 +345,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             return out
 
         outs, lin, in_tree, out_tree = _vjp_core(f, args, nums, "grad", holomorphic)
-        if out_tree != tree_structure(0) or len(outs) != 1:
+        if out_tree != _LEAF_TREE or len(outs) != 1:
             raise TypeError(f"grad requires a scalar output, but the function returned "
                             f"{out_tree}; use jacrev or vjp for non-scalar outputs.")
         out_aval = lin.out_avals[0]
@@ -466,7 +483,7 @@ def _jacobian(fun, argnums, has_aux, holomorphic, mode: str):
                     _check_output_differentiable(a.dtype, "jacfwd", holomorphic)
             blocks = _split_jacobian(rows, out_avals, in_avals, leading_is_input=True)
         else:
-            outs, lin = linearize_flat(flat_fun, flat, [True] * len(flat))
+            outs, lin = _linearize_to_transpose(flat_fun, flat, [True] * len(flat))
             out_avals = list(lin.out_avals)
             for a in out_avals:
                 _check_output_differentiable(a.dtype, "jacrev", holomorphic)

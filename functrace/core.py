@@ -269,10 +269,61 @@ class Primitive:
         return self.name
 
 
+# Callbacks run when a rule that was already registered is replaced or removed: caches built
+# from the rules (memoised shape rules, the eager reverse-mode programs) drop their entries.
+rule_change_callbacks: list[Callable[[], None]] = []
+
+
+def _rules_changed() -> None:
+    for cb in rule_change_callbacks:
+        cb()
+
+
+class RuleTable(dict):
+    """A rule table (primitive -> rule). Registering a new rule is a plain insertion;
+    replacing or removing one (tests do it with ``monkeypatch.setitem``) runs
+    ``rule_change_callbacks``."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key, value):
+        known = key in self
+        dict.__setitem__(self, key, value)
+        if known:
+            _rules_changed()
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        _rules_changed()
+
+    def pop(self, *args):
+        out = dict.pop(self, *args)
+        _rules_changed()
+        return out
+
+    def popitem(self):
+        out = dict.popitem(self)
+        _rules_changed()
+        return out
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args, **kw):
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
+
+    def clear(self):
+        dict.clear(self)
+        _rules_changed()
+
+
 # prim -> f(*in_avals, **params) -> ShapedArray | list[ShapedArray]; raises on bad input
-shape_rules: dict[Primitive, Callable] = {}
+shape_rules: dict[Primitive, Callable] = RuleTable()
 # prim -> f(*np_values, **params) -> np value | list of them (the reference interpreter)
-impl_rules: dict[Primitive, Callable] = {}
+impl_rules: dict[Primitive, Callable] = RuleTable()
 
 
 # Shape rules are pure functions of (input types, params): eager code and tracing repeat the
@@ -280,6 +331,7 @@ impl_rules: dict[Primitive, Callable] = {}
 # cached (it would keep the programs alive), nor unhashable ones; failures are never cached.
 _abstract_eval_cache: dict = {}
 _uncacheable_prims: set = set()
+rule_change_callbacks.append(_abstract_eval_cache.clear)
 
 
 def abstract_eval(prim: Primitive, in_avals: Sequence[ShapedArray], params: dict
@@ -363,6 +415,10 @@ class Trace:
     """An interpreter of primitives for one kind of tracer."""
 
     __slots__ = ("main",)
+    # True for a trace whose ``process_primitive`` takes ``bind``'s arguments as they are
+    # (its own tracers and plain values, never lower-level tracers) and returns values that
+    # need no lowering: it saves wrapping every constant operand in a tracer.
+    raw_args = False
 
     def __init__(self, main: MainTrace):
         self.main = main
@@ -391,7 +447,7 @@ class UnexpectedTracerError(Exception):
 
 
 TRACE_NAMES = {"JaxprTrace": "jit/make_jaxpr", "BatchTrace": "vmap", "JVPTrace": "jvp/grad",
-               "PartialEvalTrace": "grad/vjp/linearize"}
+               "PartialEvalTrace": "grad/vjp/linearize", "EagerLinearizeTrace": "jvp/grad"}
 
 
 def transformation_name(trace_type: type) -> str:
@@ -553,6 +609,9 @@ def bind(prim: Primitive, *args, **params):
     if type(trace) is EvalTrace:  # eager: no tracers to raise or lower
         outs = trace.process_primitive(prim, args, params)
         return list(outs) if prim.multiple_results else outs[0]
+    if trace.raw_args:  # the trace raises the arguments it needs itself
+        outs = trace.process_primitive(prim, args, params)
+        return list(outs) if prim.multiple_results else outs[0]
     tracers = [trace.full_raise(a) for a in args]
     outs = trace.process_primitive(prim, tracers, params)
     if prim.multiple_results:
@@ -586,6 +645,9 @@ class EvalTrace(Trace):
 
 
 _thread_state = _ThreadState()
+# ``prim.bind(*args, **params)`` is ``bind(prim, *args, **params)``: the function itself as the
+# method, saving a call frame on every primitive application.
+Primitive.bind = bind
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,23 +11,28 @@ equation when any input is unknown) for primitives holding sub-programs, which s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import core
 from .core import ClosedJaxpr, Eqn, Jaxpr, Literal, Primitive, ShapedArray, Tracer, Var
 
-partial_eval_rules: dict[Primitive, Callable] = {}
+partial_eval_rules: dict[Primitive, Callable] = core.RuleTable()
 
 _UNKNOWN = object()
 
 
+_recipe_order = itertools.count()
+
+
 class EqnRecipe:
-    __slots__ = ("eqn", "in_tracers")
+    __slots__ = ("eqn", "in_tracers", "order")
 
     def __init__(self, eqn: Eqn, in_tracers: list):
         self.eqn = eqn
         self.in_tracers = in_tracers
+        self.order = next(_recipe_order)  # creation order: the order of the staged program
 
 
 class PartialEvalTracer(Tracer):
@@ -126,7 +131,7 @@ def tracers_to_jaxpr(in_tracers: Sequence[PartialEvalTracer],
     out_tracers = [t._trace.instantiate_const(t) if t.is_known() else t for t in out_tracers]
     input_ids = {id(t) for t in in_tracers}
     consts: dict[int, tuple[Var, Any]] = {}
-    eqns: list[Eqn] = []
+    recipes: list[EqnRecipe] = []
     seen: set[int] = set()
     # Iterative post-order walk: programs of many thousand equations must not hit the
     # recursion limit.
@@ -135,7 +140,7 @@ def tracers_to_jaxpr(in_tracers: Sequence[PartialEvalTracer],
         node, expanded = stack.pop()
         if isinstance(node, EqnRecipe):
             if expanded:
-                eqns.append(node.eqn)
+                recipes.append(node)
                 continue
             if id(node) in seen:
                 continue
@@ -155,6 +160,11 @@ def tracers_to_jaxpr(in_tracers: Sequence[PartialEvalTracer],
         elif id(t.recipe) not in seen:
             stack.append((t.recipe, False))
     del trace_main
+    # The walk finds what the outputs need; the program lists it in the order it was
+    # recorded (a topological order too), so its transposition adds cotangents in the same
+    # order as the eager tape of ``eager_vjp`` does.
+    recipes.sort(key=lambda r: r.order)
+    eqns = [r.eqn for r in recipes]
     constvars = [v for v, _ in consts.values()]
     jaxpr = Jaxpr(constvars, [t.atom for t in in_tracers], [t.atom for t in out_tracers], eqns)
     return jaxpr, [c for _, c in consts.values()]
