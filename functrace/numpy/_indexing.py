@@ -330,6 +330,16 @@ def _gather_plan(shape, entries):
 def getitem(x, idx, mode=None, fill_value=None):
     """``x[idx]`` with NumPy semantics (see the module docstring); ``mode``/``fill_value`` are
     those of JAX's ``x.at[idx].get``."""
+    if type(idx) is slice and mode is None and isinstance(x, Tracer) and x.aval.shape:
+        # x[a:b] on a traced array, the commonest index: the one ``slice`` the general path
+        # below would emit, without parsing
+        shape = x.aval.shape
+        start, stop, step = idx.indices(shape[0])
+        if step == 1:
+            length = len(range(start, stop))
+            start = start if length else 0
+            return lax.slice(x, (start,) + (0,) * (len(shape) - 1),
+                             (start + length,) + shape[1:])
     x = asarray(x)
     shape = core.get_aval(x).shape
     new_shape, entries = _parse(shape, idx, mode)

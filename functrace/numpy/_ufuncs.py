@@ -35,9 +35,17 @@ _ARRAYS = (Tracer, np.ndarray, np.generic)
 _and, _or, _not = getattr(lax, "and"), getattr(lax, "or"), getattr(lax, "not")
 
 
+_PY_DEFAULT = {int: np.dtype(np.int64), float: np.dtype(np.float64),
+               complex: np.dtype(np.complex128)}
+
+
 @functools.cache
 def _loop_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
-    return ufunc.resolve_dtypes(keys + (None,) * ufunc.nout)
+    loop = ufunc.resolve_dtypes(keys + (None,) * ufunc.nout)
+    if any(d == object for d in loop):  # e.g. ``i < 3`` on a traced Python int: no int loop
+        loop = ufunc.resolve_dtypes(tuple(_PY_DEFAULT.get(k, k) for k in keys)
+                                    + (None,) * ufunc.nout)
+    return loop
 
 
 def _operands(ufunc: np.ufunc, args: tuple) -> list:
@@ -209,6 +217,9 @@ def _power(x, y):
 
 def _python_int_power(x, n: int):
     """``x ** n`` for a Python int ``n``: one ``integer_pow`` (exact, cheap derivative)."""
+    if (isinstance(x, Tracer) and x.aval.dtype.kind in "fc" and not x.aval.weak_type
+            and n != 0 and -(1 << 53) < n < (1 << 53)):
+        return lax.integer_pow(x, n)  # what the checks below come to for a float array
     x = asarray(x)
     dt = _loop_dtypes(np.power, dtype_of(x), int)[0]
     np.asarray(n, dt)  # NumPy's OverflowError for an exponent the dtype cannot hold
