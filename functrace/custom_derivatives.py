@@ -236,12 +236,17 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, name):
     res = args[:num_res]
     cts = [ad.instantiate(c) for c in cts]
     cts_in = bwd(list(res), cts)
-    arg_avals = [a.aval for a in args[num_res:]]
+    linear = [ad.is_undefined(a) for a in args[num_res:]]
+    # an argument with no tangent (a constant such as a Python float) arrives as its value
+    arg_avals = [a.aval if lin else core.get_aval(a) for a, lin in zip(args[num_res:], linear)]
     if len(cts_in) != len(arg_avals):
         raise TypeError(f"{name}: bwd returned {len(cts_in)} cotangents for {len(arg_avals)} "
                         "arguments; return one per (differentiable) argument.")
     fixed = []
-    for c, a in zip(cts_in, arg_avals):
+    for c, a, lin in zip(cts_in, arg_avals, linear):
+        if not lin:
+            fixed.append(None)
+            continue
         if c is None:
             fixed.append(Zero(a))
             continue

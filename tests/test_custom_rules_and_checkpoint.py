@@ -189,3 +189,23 @@ def test_checkpoint_around_control_flow():
         ft.check_grads(ft.checkpoint(body), (0.3, xs), order=2)
         np.testing.assert_allclose(ft.grad(ft.checkpoint(body))(0.3, xs),
                                    ft.grad(body)(0.3, xs), rtol=1e-12)
+
+
+def test_custom_vjp_with_a_python_float_argument_that_is_not_differentiated():
+    @ft.custom_vjp
+    def scaled(x, c):
+        return x * c
+
+    scaled.defvjp(lambda x, c: (x * c, (c,)),
+                  lambda res, g: (fnp.clip(g * res[0], -1.0, 1.0), fnp.sum(g)))
+    x = np.array([-2.0, 0.5, 3.0])
+
+    def loss(x):
+        return fnp.sum(scaled(x, 5.0) ** 2)
+
+    want = np.clip(2 * x * 5.0 * 5.0, -1.0, 1.0)
+    np.testing.assert_array_equal(ft.grad(loss)(x), want)
+    np.testing.assert_array_equal(ft.jit(ft.grad(loss))(x), want)
+    gx, gc = ft.grad(lambda x, c: fnp.sum(scaled(x, c) ** 2), argnums=(0, 1))(x, 5.0)
+    np.testing.assert_array_equal(gx, want)
+    assert gc == np.sum(2 * x * 5.0)
