@@ -28,6 +28,10 @@ def full(shape: Sequence[int], fill_value, dtype=None):
         fill = np.asarray(fill_value, dtype)[()]
     if tuple(shape) == ():
         return fill
+    if not isinstance(fill, Tracer) and core._state().dynamic_trace is None:
+        # nothing is being staged: the value broadcast_in_dim's impl would give, without
+        # binding (eager grad and vjp broadcast every Python-scalar operand this way)
+        return np.broadcast_to(fill, tuple(int(d) for d in shape))
     return broadcast_in_dim_p.bind(fill, shape=tuple(int(d) for d in shape),
                                    broadcast_dimensions=())
 

@@ -138,7 +138,11 @@ def _returning_arrays(fn):
     ``jax.numpy`` result has it; tracers pass through untouched."""
     @_functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        return _as_eager_result(fn(*args, **kwargs))
+        out = fn(*args, **kwargs)
+        t = type(out)
+        if t is _np.ndarray or t is tuple or t is list:  # tracers and scalars pass as they are
+            return _as_eager_result(out)
+        return out
     return wrapper
 
 
