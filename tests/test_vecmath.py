@@ -448,15 +448,13 @@ def test_loops_vectorise(name, dtype):
 
 # --- opt-in exhaustive sweeps (FUNCTRACE_FUZZ=1) ------------------------------------------------
 
-@pytest.mark.skipif(not FUZZ, reason="exhaustive sweep: set FUNCTRACE_FUZZ=1")
-@pytest.mark.parametrize("name", UNARY)
-def test_float32_exhaustive(name):
+def _assert_every_float32_within_max_ulp(name, runner):
+    """``runner(name, x)`` on all 2^32 float32 bit patterns, in chunks, against float64."""
     chunk = 1 << 26
     worst = (0.0, None)
     for start in range(0, 1 << 32, chunk):
-        bits = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32)
-        x = bits.view(np.float32)
-        got = run(name, x)
+        x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        got = runner(name, x)
         with np.errstate(all="ignore"):
             ref = NP64[name](x.astype(np.float64))
         errs = np_ulp_errors(got, ref)
@@ -464,23 +462,18 @@ def test_float32_exhaustive(name):
         if errs[i] > worst[0]:
             worst = (errs[i], x[i])
     assert worst[0] <= MAX_ULP, f"{name}({worst[1]!r}): {worst[0]:.3g} ulp"
+
+
+@pytest.mark.skipif(not FUZZ, reason="exhaustive sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize("name", UNARY)
+def test_float32_exhaustive(name):
+    _assert_every_float32_within_max_ulp(name, run)
 
 
 @pytest.mark.skipif(not FUZZ, reason="exhaustive sweep: set FUNCTRACE_FUZZ=1")
 @pytest.mark.parametrize("name", ["sin", "cos"])
 def test_trig_block_f32_exhaustive(name):
-    chunk = 1 << 26
-    worst = (0.0, None)
-    for start in range(0, 1 << 32, chunk):
-        x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
-        got = run_block(name, x)
-        with np.errstate(all="ignore"):
-            ref = NP64[name](x.astype(np.float64))
-        errs = np_ulp_errors(got, ref)
-        i = int(np.argmax(errs))
-        if errs[i] > worst[0]:
-            worst = (errs[i], x[i])
-    assert worst[0] <= MAX_ULP, f"{name}({worst[1]!r}): {worst[0]:.3g} ulp"
+    _assert_every_float32_within_max_ulp(name, run_block)
 
 
 @pytest.mark.skipif(not FUZZ, reason="large sweep: set FUNCTRACE_FUZZ=1")
