@@ -208,7 +208,20 @@ def flatten_carry(init: Any, what: str) -> tuple[list, PyTreeDef, list[ShapedArr
     weak = [x if is_py_scalar(x) or isinstance(x, Tracer) and x.aval.weak_type else None
             for x in raw]
     leaves = [as_operand(x, what) for x in raw]
-    return leaves, treedef, [core.get_aval(x) for x in leaves], weak
+    return leaves, treedef, carry_avals(leaves, weak), weak
+
+
+def carry_avals(leaves: list, weak: list, out_avals: Sequence[ShapedArray] | None = None
+                ) -> list[ShapedArray]:
+    """The avals the loop body is traced with: leaves given as Python scalars stay weakly typed
+    (as in JAX, ``i * x32`` with a carried Python-int counter ``i`` stays float32) unless a
+    previous trace showed the body makes them strong (``out_avals``)."""
+    avals = []
+    for i, (x, py) in enumerate(zip(leaves, weak)):
+        aval = core.get_aval(x)
+        keep = py is not None and (out_avals is None or out_avals[i].weak_type)
+        avals.append(aval.update(weak_type=True) if keep and not aval.weak_type else aval)
+    return avals
 
 
 def promote_weak_carry(leaves: list, weak: list, out_avals: Sequence[ShapedArray]

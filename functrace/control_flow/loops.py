@@ -31,6 +31,7 @@ from ..tracing import trace_to_jaxpr
 from ..tree_util import tree_flatten, tree_unflatten
 from ._common import (
     batch_jaxpr,
+    carry_avals,
     carry_type_error,
     eval_closed,
     flatten_carry,
@@ -275,7 +276,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any):
         flat_init, changed = promote_weak_carry(flat_init, weak, body_jaxpr.out_avals)
         if not changed:
             break
-        avals = [core.get_aval(x) for x in flat_init]
+        avals = carry_avals(flat_init, weak, body_jaxpr.out_avals)
     err = carry_type_error("while_loop", "body_fun", tree, avals, body_tree,
                            body_jaxpr.out_avals)
     if err is not None:
@@ -309,7 +310,8 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
 
     With static (Python or NumPy integer) bounds the loop is a ``scan`` of ``upper - lower``
     steps and is reverse differentiable; with traced bounds it is a ``while_loop`` (forward
-    mode only). ``i`` has the dtype the bounds promote to (int64 for Python ints). ``unroll``
+    mode only). ``i`` has the dtype the bounds promote to (int64 for Python ints, weakly typed
+    as in JAX when both bounds are static Python ints). ``unroll``
     is passed to ``scan`` with static bounds (see there) and ignored otherwise.
     """
     if not callable(body_fun):
@@ -329,14 +331,16 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
             i, x = carry
             return (lax.add(i, 1), body_fun(i, x)), None
 
-        (_, out), _ = scan(step, (np.asarray(lo, dtype), init_val), None,
+        # Python-int bounds give a weakly typed index, as in JAX (``i * x32`` stays float32)
+        py_bounds = all(type(b) is int for b in (lower, upper))
+        (_, out), _ = scan(step, (lo if py_bounds else np.asarray(lo, dtype), init_val), None,
                            length=max(hi - lo, 0), unroll=1 if unroll is None else unroll)
         return out
 
-    lower = lax.convert_element_type(lower if isinstance(lower, Tracer) else np.asarray(lower),
-                                     dtype)
-    upper = lax.convert_element_type(upper if isinstance(upper, Tracer) else np.asarray(upper),
-                                     dtype)
+    if not all(core.is_weak(b) and not isinstance(b, bool) for b in (lower, upper)):
+        # weakly typed bounds (Python ints, traced or not) are kept so ``i`` stays weak
+        lower, upper = (lax.convert_element_type(b if isinstance(b, Tracer) else np.asarray(b),
+                                                 dtype) for b in (lower, upper))
 
     def cond_fun(carry):
         return lax.lt(carry[0], carry[1])

@@ -51,6 +51,9 @@ from ._common import (
     trace_flat,
     tree_type_str,
 )
+from ._common import (
+    carry_avals as carry_avals_of,
+)
 
 __all__ = ["scan", "map"]
 
@@ -409,7 +412,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
         flat_init, changed = promote_weak_carry(flat_init, weak, out_carry_avals)
         if not changed:
             break
-        carry_avals = [core.get_aval(x) for x in flat_init]
+        carry_avals = carry_avals_of(flat_init, weak, out_carry_avals)
     err = carry_type_error("scan", "the body function f", init_tree, carry_avals, c_tree,
                            out_carry_avals)
     if err is not None:
