@@ -278,7 +278,9 @@ def test_slice_helpers_errors_and_no_op():
 
 
 def _clamp(starts, shape, sizes):
-    return [min(max(int(s), 0), n - m) for s, n, m in zip(starts, shape, sizes)]
+    # JAX: a negative start counts from the end of its axis, then the window is clamped inside
+    return [min(max(int(s) + (n if s < 0 else 0), 0), n - m)
+            for s, n, m in zip(starts, shape, sizes)]
 
 
 @st.composite

@@ -364,7 +364,8 @@ def getitem(x, idx, mode=None, fill_value=None):
         for i, t in dyn:
             starts[i] = t
             sizes[i] = 1
-        x = lax.dynamic_slice(x, starts, sizes)
+        # the starts are already wrapped once (NumPy/JAX: -n <= i < 0 counts from the end)
+        x = lax.dynamic_slice(x, starts, sizes, allow_negative_indices=False)
     out_shape = tuple(d for d, e in zip(cur, entries) if e[0] not in ("int", "dyn"))
     return scalarize(lax.reshape(x, out_shape))
 
@@ -451,6 +452,11 @@ class _IndexUpdateRef:
 
     def _update(self, values, kind, mode):
         _check_mode(mode, (None, "promise_in_bounds", "clip", "drop", "fill"))
+        if mode is None:
+            try:
+                return _scatter_update(self.array, self.index, values, kind, mode)
+            except IndexError:  # static out-of-range indices: their updates are dropped (JAX)
+                mode = "drop"
         return _scatter_update(self.array, self.index, values, kind, mode)
 
     def set(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):

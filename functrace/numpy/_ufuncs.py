@@ -42,7 +42,7 @@ _PY_DEFAULT = {int: np.dtype(np.int64), float: np.dtype(np.float64),
 @functools.cache
 def _loop_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
     loop = ufunc.resolve_dtypes(keys + (None,) * ufunc.nout)
-    if any(d == object for d in loop):  # e.g. ``i < 3`` on a traced Python int: no int loop
+    if any(d.kind == "O" for d in loop):  # e.g. ``i < 3`` on a traced Python int: no int loop
         loop = ufunc.resolve_dtypes(tuple(_PY_DEFAULT.get(k, k) for k in keys)
                                     + (None,) * ufunc.nout)
     return loop
@@ -284,12 +284,14 @@ def _hypot(x, y):
 
 
 def _logaddexp(x, y, base2: bool = False):
-    amax = lax.max(x, y)
     delta = lax.sub(x, y)
     nan_delta = _isnan(delta)
-    # min - max (not -|x - y|): at ties max and min each take half of each tangent, so the
-    # derivative is the softmax weight 1/2 there too, as JAX's rule gives
-    safe = lax.select(nan_delta, _zeros(delta), lax.sub(lax.min(x, y), amax))
+    # max(x, y) + log1p(exp(-|x - y|)), with both pieces chosen by one select on x - y > 0 so
+    # that at ties (softplus(0)) the y-side formula log1p(exp(x - y)) + y is differentiated as
+    # a whole: derivative 1/2 and a non-zero second derivative, as JAX's rule gives
+    pos = lax.gt(delta, _zeros(delta))
+    amax = lax.select(pos, x, y)
+    safe = lax.select(nan_delta, _zeros(delta), lax.select(pos, lax.neg(delta), delta))
     if base2:
         tail = lax.div(lax.log1p(lax.pow(lax.full_like(safe, 2), safe)),
                        lax.full_like(safe, math.log(2)))
@@ -518,7 +520,14 @@ def sinc(x):
     zero = _zeros(x)
     is_zero = lax.eq(x, zero)
     pix = lax.mul(lax.select(is_zero, lax.full_like(x, 1), x), lax.full_like(x, math.pi))
-    return lax.select(is_zero, lax.full_like(x, 1), lax.div(lax.sin(pix), pix))
+    # at 0 the value is the Maclaurin series 1 - (pi x)^2/6 + (pi x)^4/120 evaluated at x, so
+    # derivatives there (of every order up to 5) are right: sinc''(0) = -pi^2/3
+    def c(v):
+        return lax.full_like(x, v)
+
+    u = lax.mul(lax.mul(x, c(math.pi)), lax.mul(x, c(math.pi)))
+    taylor = lax.add(c(1), lax.mul(u, lax.add(c(-1 / 6), lax.mul(u, c(1 / 120)))))
+    return lax.select(is_zero, taylor, lax.div(lax.sin(pix), pix))
 
 
 @_scalar_result

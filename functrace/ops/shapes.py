@@ -580,15 +580,31 @@ ad.transpose_rules[dynamic_slice_p] = _dynamic_slice_transpose
 batching.batch_rules[dynamic_slice_p] = _dynamic_slice_batch
 
 
-def _start_args(starts) -> list:
-    return [s if isinstance(s, Tracer) else np.asarray(s) for s in starts]
+def _start_args(starts, shape: Sequence[int] | None = None) -> list:
+    """Start indices as operands; with ``shape``, negative starts count from the end of their
+    axis (``-1`` is the last entry, as in JAX; the window is clamped afterwards)."""
+    out = [s if isinstance(s, Tracer) else np.asarray(s) for s in starts]
+    if shape is None:
+        return out
+    for d, (s, n) in enumerate(zip(out, shape)):
+        if np.issubdtype(core.get_aval(s).dtype, np.unsignedinteger):
+            continue
+        if not isinstance(s, Tracer):
+            out[d] = np.asarray(s + n, s.dtype) if s < 0 else s
+        else:
+            out[d] = lax.select(lax.lt(s, 0), lax.add(s, n), s)
+    return out
 
 
-def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int]):
+def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool = True):
     """The window of ``slice_sizes`` starting at ``start_indices`` (integer scalars, possibly
-    traced). Starts are clamped so that the window lies inside the operand (JAX semantics)."""
-    starts, sizes = _start_args(start_indices), _ints(slice_sizes)
+    traced). Negative starts count from the end of their axis (unless
+    ``allow_negative_indices=False``); starts are then clamped so that the window lies inside
+    the operand (JAX semantics)."""
     aval = core.get_aval(operand)
+    starts = _start_args(start_indices, aval.shape if allow_negative_indices else None)
+    sizes = _ints(slice_sizes)
     if sizes == aval.shape:  # every start clamps to 0: the whole operand
         _dynamic_slice_shape(aval, *map(core.get_aval, starts), slice_sizes=sizes)
         return operand
@@ -663,10 +679,13 @@ ad.transpose_rules[dynamic_update_slice_p] = _dynamic_update_slice_transpose
 batching.batch_rules[dynamic_update_slice_p] = _dynamic_update_slice_batch
 
 
-def dynamic_update_slice(operand, update, start_indices: Sequence):
-    """``operand`` with the window at ``start_indices`` replaced by ``update``; starts are
+def dynamic_update_slice(operand, update, start_indices: Sequence, *,
+                         allow_negative_indices: bool = True):
+    """``operand`` with the window at ``start_indices`` replaced by ``update``; negative starts
+    count from the end of their axis (unless ``allow_negative_indices=False``), then starts are
     clamped so that the window lies inside the operand (JAX semantics)."""
-    return dynamic_update_slice_p.bind(operand, update, *_start_args(start_indices))
+    shape = core.get_aval(operand).shape if allow_negative_indices else None
+    return dynamic_update_slice_p.bind(operand, update, *_start_args(start_indices, shape))
 
 
 def _starts_in_dim(ndim: int, start, axis: int) -> list:

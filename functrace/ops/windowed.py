@@ -760,11 +760,15 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
 
 
 def _logaddexp(a, b):
-    big, small = lax.max(a, b), lax.min(a, b)
+    # one select on a > b picks both the larger value and the sign of the (non-positive) gap,
+    # so at ties b + log1p(exp(a - b)) is differentiated as a whole (smooth second derivative)
+    pos = lax.gt(a, b)
+    big = lax.select(pos, a, b)
     # both -inf: the gap is 0 (not the NaN of -inf - -inf, in values and derivatives alike)
     stuck = lax.eq(big, -np.inf)
     zero = lax.full_like(big, 0)
-    gap = lax.sub(lax.select(stuck, zero, small), lax.select(stuck, zero, big))
+    a, b = lax.select(stuck, zero, a), lax.select(stuck, zero, b)
+    gap = lax.select(pos, lax.sub(b, a), lax.sub(a, b))
     return lax.add(big, lax.log1p(lax.exp(gap)))
 
 
