@@ -20,7 +20,7 @@ from .ad import Zero
 from .core import ClosedJaxpr, Jaxpr, Primitive
 from .simplify import inlinable_primitives
 from .tracing import trace_to_jaxpr
-from .tree_util import tree_flatten, tree_unflatten
+from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 # ---------------------------------------------------------------------------------------------
 # Shared plumbing
@@ -168,6 +168,29 @@ class custom_jvp:
         """Register ``jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)``."""
         self.jvp = jvp
         return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """Register one rule per positional argument, ``jvp_i(g_i, ans, *args) ->`` the output
+        tangent that input ``i``'s tangent ``g_i`` contributes (``None``: the output does not
+        depend on that input); the contributions are summed (JAX's ``defjvps``)."""
+        def jvp(*all_args):
+            static, (primals, tangents) = all_args[:-2], all_args[-2:]
+            if len(jvps) != len(primals):
+                raise TypeError(f"defjvps: got {len(jvps)} rules for a function of "
+                                f"{len(primals)} differentiable arguments")
+            ans = self(*_merge_static(static, primals, self.nondiff_argnums,
+                                      len(static) + len(primals)))
+            out = None
+            for rule, t in zip(jvps, tangents):
+                if rule is None:
+                    continue
+                contrib = rule(t, ans, *primals)
+                out = contrib if out is None else tree_map(lambda a, b: a + b, out, contrib)
+            if out is None:
+                out = tree_map(lambda a: a * 0, ans)
+            return ans, out
+
+        self.jvp = jvp
 
     def __call__(self, *args):
         name = getattr(self.fun, "__name__", "custom_jvp function")

@@ -20,7 +20,8 @@ from .numpy._base import asarray, dtype_of
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
            "hard_silu", "hard_swish", "mish", "tanh", "softmax", "log_softmax", "logsumexp",
-           "one_hot", "standardize", "glu"]
+           "one_hot", "standardize", "glu", "identity", "squareplus", "sparse_plus",
+           "sparse_sigmoid", "log1mexp", "logmeanexp", "dot_product_attention"]
 
 
 def _float(x):
@@ -90,8 +91,9 @@ def elu(x, alpha: float = 1.0):
 def celu(x, alpha: float = 1.0):
     """Continuously differentiable ELU: ``x`` for ``x > 0``, else ``alpha * expm1(x / alpha)``."""
     x = _float(x)
-    safe = fnp.where(x > 0, fnp.zeros_like(x), x)
-    return fnp.where(x > 0, x, alpha * fnp.expm1(safe / alpha))
+    # max + min (not a where): at 0 each side takes half the tangent, as in JAX, so the
+    # second derivative there is 1/(4 alpha) like JAX's rather than the left limit 1/alpha
+    return fnp.maximum(x, 0) + alpha * fnp.expm1(fnp.minimum(x, 0) / alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -215,3 +217,85 @@ def glu(x, axis: int = -1):
         raise ValueError(f"glu needs an even size along axis {axis}, got {size}")
     a, b = fnp.split(x, 2, axis=axis)
     return a * sigmoid(b)
+
+
+def identity(x):
+    """``x`` itself (an activation that does nothing)."""
+    return asarray(x)
+
+
+def squareplus(x, b: float = 4):
+    """``(x + sqrt(x^2 + b)) / 2``, a smooth algebraic relative of ``softplus``."""
+    x = _float(x)
+    return (x + fnp.sqrt(fnp.square(x) + b)) / 2
+
+
+def sparse_plus(x):
+    """0 for ``x <= -1``, ``(x + 1)^2 / 4`` on ``(-1, 1)``, ``x`` for ``x >= 1``."""
+    x = _float(x)
+    return fnp.where(x <= -1, fnp.zeros_like(x), fnp.where(x >= 1, x, fnp.square(x + 1) / 4))
+
+
+def sparse_sigmoid(x):
+    """The derivative of ``sparse_plus``: ``clip((x + 1) / 2, 0, 1)``."""
+    x = _float(x)
+    return 0.5 * fnp.clip(x + 1, 0, 2)
+
+
+def log1mexp(x):
+    """``log(1 - exp(-x))`` for ``x > 0``, accurate for small and large ``x``."""
+    x = _float(x)
+    # below log(2), 1 - exp(-x) is better formed as -expm1(-x); above, via log1p(-exp(-x))
+    small = x < math.log(2)
+    return fnp.where(small, fnp.log(-fnp.expm1(-fnp.where(small, x, 1.0))),
+                     fnp.log1p(-fnp.exp(-fnp.where(small, 1.0, x))))
+
+
+def logmeanexp(x, axis: int | tuple[int, ...] | None = None, where=None,
+               keepdims: bool = False):
+    """``log(mean(exp(x)))`` along ``axis``, without overflow."""
+    x = _float(x)
+    n = fnp.sum(fnp.ones_like(x), axis=axis, keepdims=keepdims, where=where)
+    return logsumexp(x, axis=axis, keepdims=keepdims, where=where) - fnp.log(n)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, *, scale=None,
+                          is_causal: bool = False, **unsupported):
+    """Scaled dot-product attention (``jax.nn.dot_product_attention``, XLA path).
+
+    ``query`` is ``(B, T, N, H)`` (or ``(T, N, H)``), ``key``/``value`` ``(B, S, K, H)`` with
+    ``N`` a multiple of ``K`` (grouped-query attention); ``bias`` is added to and the boolean
+    ``mask`` (True: keep) applied to the ``(B, N, T, S)`` logits, which are scaled by ``scale``
+    (default ``1/sqrt(H)``); masked logits become ``-0.7 * finfo.max``, as in JAX."""
+    if any(v is not None for v in unsupported.values()):
+        raise NotImplementedError(f"dot_product_attention: {sorted(unsupported)} are not "
+                                  "supported")
+    query, key, value = asarray(query), asarray(key), asarray(value)
+    batched = fnp.ndim(query) == 4
+    if not batched:
+        query, key, value = query[None], key[None], value[None]
+    b, t, n, h = fnp.shape(query)
+    s, k = fnp.shape(key)[1], fnp.shape(key)[2]
+    if n % k:
+        raise ValueError(f"dot_product_attention: {n} query heads are not a multiple of {k} "
+                         "key/value heads")
+    g = n // k
+    scale = 1 / math.sqrt(h) if scale is None else scale
+    q = query.reshape(b, t, k, g, h)
+    logits = fnp.einsum("btkgh,bskh->bkgts", q, key).reshape(b, n, t, s)
+    logits = logits * fnp.asarray(scale, dtype=dtype_of(logits))
+    if bias is not None:
+        logits = (logits + asarray(bias)).astype(dtype_of(logits))
+    keep = None
+    if mask is not None:
+        keep = asarray(mask)
+    if is_causal:
+        causal = fnp.tril(fnp.ones((t, s), dtype=bool))
+        keep = causal if keep is None else fnp.logical_and(keep, causal)
+    if keep is not None:
+        big_neg = -0.7 * float(np.finfo(dtype_of(logits)).max)
+        logits = fnp.where(keep, logits, fnp.asarray(big_neg, dtype=dtype_of(logits)))
+    probs = softmax(logits, axis=-1).astype(dtype_of(value))
+    out = fnp.einsum("bkgts,bskh->btkgh", probs.reshape(b, k, g, t, s), value)
+    out = out.reshape(b, t, n, fnp.shape(value)[-1])
+    return out if batched else out[0]
