@@ -23,6 +23,7 @@ from .checking import check_grads, numerical_jacobian
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import custom_jvp, custom_vjp
+from .devices import block_until_ready, device_get, device_put, devices
 from .jit import disable_jit, jit
 from .numpy._array import Array
 from .remat import checkpoint, checkpoint_policies, remat

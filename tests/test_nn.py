@@ -199,3 +199,15 @@ def test_tree_namespace():
     assert ft.tree.structure(tree) == treedef
     assert ft.tree.reduce(lambda a, b: a + b, tree) == 6
     assert ft.tree.all({"x": True, "y": [True, 1]})
+
+
+def test_device_calls_are_identities_on_the_host():
+    tree = {"w": np.ones(3), "b": [np.zeros(2)]}
+    assert ft.block_until_ready(tree) is tree
+    put = ft.device_put(tree)
+    assert isinstance(put["w"], ft.Array) and np.shares_memory(put["w"], tree["w"])
+    assert put["w"].at[0].set(5.0)[0] == 5.0
+    got = ft.device_get(put)
+    assert type(got["b"][0]) is np.ndarray
+    np.testing.assert_array_equal(got["w"], tree["w"])
+    assert ft.devices() == ["cpu"]
