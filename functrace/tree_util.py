@@ -760,3 +760,17 @@ def register_dataclass(
     kind = _registry[cls]
     kind.labels = lambda aux, n: [f".{f}" for f in data]
     return cls
+
+from ._tree_paths import (  # noqa: E402 - the path functions build on the registry above
+    DictKey,
+    FlattenedIndexKey,
+    GetAttrKey,
+    SequenceKey,
+    keystr,
+    tree_flatten_with_path,
+    tree_leaves_with_path,
+    tree_map_with_path,
+)
+
+__all__ += ["DictKey", "FlattenedIndexKey", "GetAttrKey", "SequenceKey", "keystr",
+            "tree_flatten_with_path", "tree_leaves_with_path", "tree_map_with_path"]

@@ -649,3 +649,41 @@ def test_property_map_and_broadcast(tree: Any) -> None:
         assert 1 + sum(c.num_nodes for c in children) == treedef.num_nodes
     else:
         assert treedef.num_nodes == 1
+
+
+# --- paths (tree_flatten_with_path, tree_map_with_path, keystr) ---------------------------------
+
+
+def test_leaves_with_path_name_every_container_kind():
+    from functrace import tree_util as tu
+
+    pair = collections.namedtuple("Pair", "w b")
+
+    @tu.register_dataclass
+    @dataclasses.dataclass
+    class Box:
+        x: float
+        y: float
+
+    tree = {"a": [1, (2, pair(3, 4))], "b": None, "c": Box(5, 6),
+            "d": collections.OrderedDict([("z", 7), ("y", 8)])}
+    got = [(tu.keystr(p), v) for p, v in tu.tree_leaves_with_path(tree)]
+    assert got == [("['a'][0]", 1), ("['a'][1][0]", 2), ("['a'][1][1].w", 3),
+                   ("['a'][1][1].b", 4), ("['c'].x", 5), ("['c'].y", 6), ("['d']['z']", 7),
+                   ("['d']['y']", 8)]
+    path = tu.tree_leaves_with_path(tree)[2][0]
+    assert path == (tu.DictKey("a"), tu.SequenceKey(1), tu.SequenceKey(1), tu.GetAttrKey("w"))
+    pairs, treedef = tu.tree_flatten_with_path(tree)
+    assert treedef == tu.tree_structure(tree) and [v for _, v in pairs] == tu.tree_leaves(tree)
+
+
+def test_tree_map_with_path_for_weight_decay_masks():
+    from functrace import tree_util as tu
+
+    params = {"dense": {"w": 2.0, "b": 1.0}, "out": {"w": 4.0, "b": 3.0}}
+    decayed = tu.tree_map_with_path(
+        lambda path, p: p * 0.5 if path[-1] == tu.DictKey("w") else p, params)
+    assert decayed == {"dense": {"w": 1.0, "b": 1.0}, "out": {"w": 2.0, "b": 3.0}}
+    summed = tu.tree_map_with_path(lambda path, a, b: (tu.keystr(path), a + b),
+                                   {"a": 1, "b": [2]}, {"a": 10, "b": [20]})
+    assert summed == {"a": ("['a']", 11), "b": [("['b'][0]", 22)]}
