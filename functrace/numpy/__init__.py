@@ -148,8 +148,7 @@ def _returning_arrays(fn):
 
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, _types.FunctionType) and _name not in ("result_type", "iscomplexobj",
-                                                                "isrealobj", "isscalar"):
+    if isinstance(_obj, _types.FunctionType):
         globals()[_name] = _returning_arrays(_obj)
 del _name, _obj
 
