@@ -144,12 +144,8 @@ def tanh(x):
 
 def _shifted(x, axis, where):
     """``x`` minus its (gradient-stopped) maximum along ``axis``; non-finite maxima give 0."""
-    if where is None:
-        amax = fnp.max(x, axis=axis, keepdims=True)
-    else:
-        amax = fnp.max(x, axis=axis, keepdims=True, where=where, initial=-np.inf)
-    amax = lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax)))
-    return x - amax
+    from .scipy.special import _stopped_max
+    return x - _stopped_max(x, axis, where)
 
 
 def softmax(x, axis: int | tuple[int, ...] | None = -1, where=None):

@@ -36,7 +36,7 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "m
            "LinAlgError", "SlogdetResult", "EighResult", "QRResult", "SVDResult"]
 
 
-def _as_float(x):
+def _as_inexact(x):
     x = asarray(x)
     dt = core.get_aval(x).dtype
     return x if dtypes.is_inexact(dt) else cast(x, dtypes.float64)
@@ -94,7 +94,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """``numpy.linalg.norm``: vector norms (``ord`` None/2, 1, inf, -inf, 0, p) along one axis,
     matrix norms (``'fro'``, 1, -1, inf, -inf) over two; all entries when ``axis`` and ``ord``
     are None."""
-    x = _as_float(x)
+    x = _as_inexact(x)
     ndim = core.get_aval(x).ndim
     if axis is None:
         if ord is None:
@@ -120,7 +120,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """``numpy.linalg.vector_norm`` (``axis=None``: of all entries)."""
-    x = _as_float(x)
+    x = _as_inexact(x)
     ndim = core.get_aval(x).ndim
     axes = tuple(range(ndim)) if axis is None else tuple(
         normalize_axis(a, ndim) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
@@ -129,7 +129,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     """``numpy.linalg.matrix_norm`` over the last two axes."""
-    x = _as_float(x)
+    x = _as_inexact(x)
     ndim = core.get_aval(x).ndim
     return scalarize(_matrix_norm(x, ord, (ndim - 2, ndim - 1), keepdims))
 

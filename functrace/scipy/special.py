@@ -28,6 +28,17 @@ def _float(x):
     return x if np.issubdtype(dtype_of(x), np.inexact) else x.astype(np.float64)
 
 
+def _stopped_max(x, axis, where=None):
+    """The maximum of ``x`` along ``axis`` (kept as size-1 axes) with its gradient stopped and
+    non-finite maxima replaced by 0: the shift that makes ``exp`` safe in logsumexp/softmax
+    without changing their derivatives."""
+    if where is None:
+        amax = fnp.max(x, axis=axis, keepdims=True)
+    else:
+        amax = fnp.max(x, axis=axis, keepdims=True, where=where, initial=-np.inf)
+    return lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax)))
+
+
 def logsumexp(a, axis: int | tuple[int, ...] | None = None, b=None, keepdims: bool = False,
               return_sign: bool = False, where=None):
     """``log(sum(b * exp(a), axis))`` computed without overflow.
@@ -38,11 +49,7 @@ def logsumexp(a, axis: int | tuple[int, ...] | None = None, b=None, keepdims: bo
     a = _float(a)
     if b is not None:
         a, b = _promoted_pair(a, b)
-    if where is None:
-        amax = fnp.max(a, axis=axis, keepdims=True)
-    else:
-        amax = fnp.max(a, axis=axis, keepdims=True, where=where, initial=-np.inf)
-    amax = lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax)))
+    amax = _stopped_max(a, axis, where)
     terms = fnp.exp(a - amax)
     if b is not None:
         terms = b * terms
