@@ -3,9 +3,9 @@
 For every function in ``functrace.backend.vecmath.VECTOR_MATH`` and dtype: the NumPy ufunc on
 10**6 elements (SciPy's for erf and logistic, when SciPy is installed; NumPy has none), a Numba
 loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the vecmath
-function; for sin and cos also the block kernel the code generator runs them with ("block":
-``vecmath.trig_block_f32``/``trig_block_f64`` on blocks of 1024: a vectorised fast path with
-large arguments patched afterwards), which the speedup column then uses. Medians (or
+function; where ``functrace.backend.vecblocks`` has a block kernel (what the code generator runs
+these with in large fused loops: a fast path over blocks of 1024, the special cases patched
+afterwards) also that kernel ("block"), which the speedup column then uses. Medians (or
 minima) over interleaved repetitions, in ns/element. Run pinned to one core (``--help`` for
 the options):
 
@@ -27,7 +27,8 @@ import time
 import numba
 import numpy as np
 
-from functrace.backend.vecmath import VECTOR_MATH, trig_block_f32, trig_block_f64
+from functrace.backend.vecblocks import BLOCK_KERNELS
+from functrace.backend.vecmath import VECTOR_MATH
 
 N = 10**6
 REPEATS = 15
@@ -92,20 +93,24 @@ def _loop(fn, nargs: int):
     return loop1
 
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-# (name, dtype) -> (block kernel, its want_cos argument): what the code generator calls
-BLOCK_KERNELS = {("sin", _F32): (trig_block_f32, 0), ("cos", _F32): (trig_block_f32, 1),
-                 ("sin", _F64): (trig_block_f64, 0), ("cos", _F64): (trig_block_f64, 1)}
 BLOCK = 1024
 
 
-def _block_loop(kernel, want_cos: int):
+def _block_loop(kernel, extra: tuple, nargs: int):
+    if nargs == 2:
+        @numba.njit(error_model="numpy")
+        def loop2(x, y, out):
+            n = x.shape[0]
+            for j in range(0, n, BLOCK):
+                kernel(x[j:], y[j:], out[j:], min(BLOCK, n - j), *extra)
+        return loop2
+
     @numba.njit(error_model="numpy")
-    def loop(x, out):
+    def loop1(x, out):
         n = x.shape[0]
         for j in range(0, n, BLOCK):
-            kernel(x[j:], out[j:], min(BLOCK, n - j), want_cos)
-    return loop
+            kernel(x[j:], out[j:], min(BLOCK, n - j), *extra)
+    return loop1
 
 
 def _libm_pow(x, y):
@@ -129,7 +134,7 @@ def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> d
     vm_loop = _loop(VECTOR_MATH[name][np.dtype(dtype)], len(args))
     runners["vecmath"] = lambda: vm_loop(*args, out)
     if (name, np.dtype(dtype)) in BLOCK_KERNELS:
-        blk_loop = _block_loop(*BLOCK_KERNELS[(name, np.dtype(dtype))])
+        blk_loop = _block_loop(*BLOCK_KERNELS[(name, np.dtype(dtype))], len(args))
         runners["block"] = lambda: blk_loop(*args, out)
     for run in runners.values():  # compile and warm up
         run()

@@ -139,6 +139,14 @@ def fits() -> list[Fit]:
     def exp2_t(r):
         return mp.power(2, r)
 
+    def log2r_t(r):
+        return mp.log(1 + r, 2) / r
+
+    def exp2m1r_t(r):
+        return (mp.power(2, r) - 1) / r
+
+    h32 = 1 / 32 * (1 + 2 ** -20)
+
     def sin_t(z):
         r = mp.sqrt(z)
         return (mp.sin(r) - r) / r ** 3
@@ -171,6 +179,12 @@ def fits() -> list[Fit]:
         Fit("LOG2POW_F32", log2_t, lambda z: 128 / log2_t(z), 0, smax2, 5, 0, f32, f64),
         Fit("EXP2POW_F32", exp2_t, lambda r: 1 / exp2_t(r), -0.5 * (1 + 2 ** -20),
             0.5 * (1 + 2 ** -20), 7, 0, f32, f64),
+        # the table-driven float32 pow of vecblocks.py: log2(1+r) = r q(r) on the reduced range
+        # of its 16-entry 1/c table, weighted as LOG2POW_F32; 2^r = 1 + r q(r), |r| <= 1/32
+        Fit("LOG2T_F32", log2r_t, lambda r: 128 / log2r_t(r), *_pow_table_range(), 6, 0, f32,
+            f64),
+        Fit("EXP2T_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -h32, h32, 3, 0, f32,
+            f64),
         # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT (float32: TANH_SPLIT_F32)
         Fit("TANH_F64", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 12, 0, f64),
         Fit("TANH_F32", tanh_t, tanh_w, 0, TANH_SPLIT_F32 ** 2, 7, 0, f32),
@@ -189,6 +203,15 @@ def fits() -> list[Fit]:
         # erf(x) = 1 - exp(-x^2) * p(x - shift) for ERF_SPLIT <= x <= ERF_MAX
         Fit("ERFC_F64", erfcx_t, erfcx_w, ERF_SPLIT, ERF_MAX, 23, 0, f64, shift=ERFC_SHIFT),
     ]
+
+
+def _pow_table_range() -> tuple[float, float]:
+    """The range of r = z/c - 1 over vecblocks' pow table (slightly widened)."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    from functrace.backend.vecblocks import pow_table_f32
+
+    lo, hi = pow_table_f32()[-1]
+    return lo * (1 + 2 ** -20), hi * (1 + 2 ** -20)
 
 
 TANH_SPLIT = 0.625  # |x| below: odd polynomial; above: 1 - 2/(exp(2|x|) + 1)

@@ -1,0 +1,212 @@
+"""Small constant tables that stay in vector registers inside vectorised Numba loops.
+
+Table-driven elementary functions (a reduction by a tabulated 1/c, polynomial coefficients per
+interval) are how NumPy's SIMD loops beat polynomial-only code. Written as scalar Numba code, a
+table read ``T[i]`` becomes a gather when LLVM vectorises the loop, which costs more than the
+table saves. :func:`table_lookup` makes a table read a call that LLVM's loop vectorizer replaces
+by a vector function (the ``vector-function-abi-variant`` mechanism LLVM uses for vector math
+libraries); on AVX-512 CPUs that function is a single in-register permute (``vpermi2pd`` with 16
+float64 entries, ``vpermi2ps`` with 32 float32 entries). Elsewhere the call reads the table from
+memory, which is correct but no faster than a gather: callers choose table-driven algorithms
+only when :data:`IN_REGISTER` is true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+__all__ = ["IN_REGISTER", "table_lookup"]
+
+
+def _has_avx512f() -> bool:
+    # Numba compiles for the host unless NUMBA_CPU_NAME/NUMBA_CPU_FEATURES say otherwise; the
+    # permute intrinsics only lower where the target has AVX-512F.
+    features = numba.config.CPU_FEATURES
+    if features:
+        return "+avx512f" in features.split(",")
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
+def _inline_after_vectorizing() -> bool:
+    """Make Numba's final optimisation pipeline end with an always-inline pass.
+
+    Numba vectorises loops only in its last module pipeline, after the inliner has run, so the
+    vector variants the vectorizer substitutes would stay out-of-line calls (every vector
+    register is caller-saved: each call spills them all). Appending LLVM's always-inliner inlines
+    them, and nothing else (everything else marked always-inline is inlined already). Returns
+    False, leaving Numba untouched, where its pass-manager API differs from the one expected.
+    """
+    from numba.core.registry import cpu_target
+
+    codegen = cpu_target.target_context.codegen()
+    original = getattr(codegen, "_module_pass_manager", None)
+    if original is None or getattr(original, "_functrace_inliner", False):
+        return original is not None
+    try:
+        probe = original()
+    except Exception:  # pragma: no cover - other Numba versions
+        return False
+    if not (isinstance(probe, tuple) and hasattr(probe[0], "add_always_inliner_pass")):
+        return False  # pragma: no cover
+
+    def module_pass_manager(**kwargs):
+        pm, pb = original(**kwargs)
+        if kwargs.get("cost") is None:  # the full pipeline, the one that vectorises
+            pm.add_always_inliner_pass()
+        return pm, pb
+
+    module_pass_manager._functrace_inliner = True
+    codegen._module_pass_manager = module_pass_manager
+    return True
+
+
+IN_REGISTER: bool = _has_avx512f() and _inline_after_vectorizing()
+"""True when :func:`table_lookup` tables live in vector registers (AVX-512 targets)."""
+
+# The vectorizer picks its vectorisation factor before it looks at our call, so a variant exists
+# for every width it may choose.
+_WIDTHS = (2, 4, 8, 16, 32)
+# dtype -> (LLVM float type, native lanes, index width, permute intrinsic)
+_NATIVE = {
+    np.dtype(np.float64): (ir.DoubleType(), 8, 64, "llvm.x86.avx512.vpermi2var.pd.512"),
+    np.dtype(np.float32): (ir.FloatType(), 16, 32, "llvm.x86.avx512.vpermi2var.ps.512"),
+}
+_I32 = ir.IntType(32)
+
+
+def _mask(indices) -> ir.Constant:
+    return ir.Constant(ir.VectorType(_I32, len(indices)), [int(i) for i in indices])
+
+
+def _keep_alive(mod: ir.Module, fn: ir.Function) -> None:
+    """Add ``fn`` to the module's ``llvm.compiler.used`` list: nothing calls a vector variant
+    before the vectorizer runs, and dead-function elimination must not drop it first."""
+    ptr = ir.IntType(8).as_pointer()
+    used = mod.globals.get("llvm.compiler.used")
+    if used is None:
+        used = ir.GlobalVariable(mod, ir.ArrayType(ptr, 0), "llvm.compiler.used")
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+        used.initializer = ir.Constant(ir.ArrayType(ptr, 0), [])
+    members = list(used.initializer.constant) + [fn.bitcast(ptr)]
+    # llvmlite has no API to grow a global's array type: replace both type fields
+    used.value_type = ir.ArrayType(ptr, len(members))
+    used.type = used.value_type.as_pointer()
+    used.initializer = ir.Constant(used.value_type, members)
+
+
+def _define(mod: ir.Module, name: str, table: list[float], dtype: np.dtype,
+            index_type: ir.IntType) -> ir.Function:
+    """Define (once per module) the scalar lookup function and its vector variants."""
+    if name in mod.globals:
+        return mod.globals[name]
+    fty, lanes, iwidth, permute_name = _NATIVE[dtype]
+    native_idx = ir.VectorType(ir.IntType(iwidth), lanes)
+    native_val = ir.VectorType(fty, lanes)
+    lo = ir.Constant(native_val, table[:lanes])
+    hi = ir.Constant(native_val, table[lanes:])
+
+    def permute(b: ir.IRBuilder, idx: ir.Value) -> ir.Value:
+        perm = mod.declare_intrinsic(permute_name, fnty=ir.FunctionType(
+            native_val, [native_val, native_idx, native_val]))
+        return b.call(perm, [lo, idx, hi])
+
+    variants = []
+    for n in _WIDTHS if IN_REGISTER else ():
+        fn = ir.Function(mod, ir.FunctionType(ir.VectorType(fty, n),
+                                              [ir.VectorType(index_type, n)]), f"{name}_v{n}")
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        b = ir.IRBuilder(fn.append_basic_block())
+        idx = fn.args[0]
+        wide = ir.VectorType(ir.IntType(iwidth), n)
+        if index_type.width < iwidth:
+            idx = b.zext(idx, wide)
+        elif index_type.width > iwidth:
+            idx = b.trunc(idx, wide)
+        if n <= lanes:  # widen, permute, narrow
+            padded = b.shuffle_vector(idx, idx, _mask(list(range(n)) + [0] * (lanes - n)))
+            val = permute(b, padded)
+            out = b.shuffle_vector(val, val, _mask(range(n))) if n < lanes else val
+        else:  # permute each native chunk, then concatenate
+            parts = [permute(b, b.shuffle_vector(idx, idx, _mask(range(c, c + lanes))))
+                     for c in range(0, n, lanes)]
+            while len(parts) > 1:
+                w = parts[0].type.count
+                parts = [b.shuffle_vector(parts[k], parts[k + 1], _mask(range(2 * w)))
+                         for k in range(0, len(parts), 2)]
+            out = parts[0]
+        b.ret(out)
+        variants.append(f"_ZGV_LLVM_N{n}v_{name}({name}_v{n})")
+        _keep_alive(mod, fn)
+
+    fn = ir.Function(mod, ir.FunctionType(fty, [index_type]), name)
+    fn.linkage = "internal"
+    # noinline: the loop vectorizer must see the call (inlined, it would see a load: a gather)
+    for attr in ("noinline", "nounwind", "readnone"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block())
+    if variants:
+        # the scalar body calls the native-width variant, which keeps the variants alive until
+        # the vectorizer has run
+        vec_n = ir.VectorType(index_type, lanes)
+        packed = b.insert_element(ir.Constant(vec_n, [0] * lanes), fn.args[0], _I32(0))
+        res = b.call(mod.globals[f"{name}_v{lanes}"], [packed])
+        b.ret(b.extract_element(res, _I32(0)))
+        # string attributes are outside llvmlite's whitelist; they print verbatim
+        set.add(fn.attributes, f'"vector-function-abi-variant"="{",".join(variants)}"')
+    else:
+        n = len(table)
+        arr = ir.GlobalVariable(mod, ir.ArrayType(fty, n), f"{name}_data")
+        arr.linkage = "internal"
+        arr.global_constant = True
+        arr.initializer = ir.Constant(ir.ArrayType(fty, n), table)
+        i = b.and_(fn.args[0], ir.Constant(index_type, n - 1))
+        b.ret(b.load(b.gep(arr, [ir.Constant(index_type, 0), i], inbounds=True)))
+    return fn
+
+
+def table_lookup(values: Sequence[float], dtype) -> intrinsic:
+    """A Numba intrinsic ``lookup(i) -> values[i % len(values)]`` (an integer ``i`` of any
+    width, a float of ``dtype``) that vectorised loops compute with one register permute.
+
+    ``values`` holds at most 16 float64 or 32 float32 numbers (one two-register permute), a
+    power of two (a shorter table repeats, so indices still wrap).
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in _NATIVE:
+        raise TypeError(f"table_lookup: float64 or float32 tables, not {dtype}")
+    lanes = _NATIVE[dtype][1]
+    n = len(values)
+    if n > 2 * lanes or n & (n - 1):
+        raise ValueError(f"table_lookup: a {dtype} table has a power-of-two length of at most "
+                         f"{2 * lanes} entries, not {n}")
+    table = [float(dtype.type(v)) for v in values] * (2 * lanes // n)
+    digest = hashlib.sha1(struct.pack(f"{len(table)}d", *table)).hexdigest()[:12]
+    result_type = numba.from_dtype(dtype)
+
+    @intrinsic
+    def lookup(typingctx, i):
+        if not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, sig, args):
+            index_type = ir.IntType(i.bitwidth)
+            name = f"functrace_table_{dtype.name}_{digest}_i{i.bitwidth}"
+            fn = _define(builder.module, name, table, dtype, index_type)
+            return builder.call(fn, args)
+
+        return result_type(i), codegen
+
+    return lookup

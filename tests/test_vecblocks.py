@@ -1,0 +1,227 @@
+"""The block kernels of functrace.backend.vecblocks and the in-register tables of vtable.
+
+Block kernels compute a fast path over a whole block, then recompute the elements that were not
+ordinary (specials, subnormals, negative bases) with vecmath's complete functions: each is
+checked for accuracy on samples that mix both kinds in one block, for NumPy's special values
+with blocks of every length, and for what makes it fast (vectorised, tables in registers).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numba
+import numpy as np
+import pytest
+from test_vecmath import (
+    F32,
+    F64,
+    FUZZ,
+    MAX_ULP,
+    NP64,
+    assert_ulp,
+    mp_reference,
+    np_ulp_errors,
+    pow_samples,
+    same_value,
+    samples,
+    special_values,
+    ulp_errors,
+)
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace.backend import vtable
+from functrace.backend.vecblocks import BLOCK_KERNELS, pow_table_f32
+
+# sin and cos have their own tests in test_vecmath (their fast path is a range, not a class)
+KERNELS = sorted((name, dt) for name, dt in BLOCK_KERNELS if name not in ("sin", "cos"))
+IDS = [f"{name}-{dt.name}" for name, dt in KERNELS]
+
+
+def run_block(name: str, *args: np.ndarray, block: int = 1024) -> np.ndarray:
+    """The kernel over consecutive blocks, as the code generator calls it."""
+    kernel, extra = BLOCK_KERNELS[(name, args[0].dtype)]
+    args = [np.ascontiguousarray(a) for a in args]
+    out = np.full_like(args[0], 7.0)  # every element must be written
+    n = out.size
+    for j in range(0, n, block):
+        kernel(*[a[j:] for a in args], out[j:], min(block, n - j), *extra)
+    return out
+
+
+def _numpy(name: str, *args: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.power(*args) if name == "pow" else getattr(np, name)(*args)
+
+
+@pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)
+def test_accuracy(name, dtype):
+    n = 1500 if dtype == F64 else 20000  # float64 is checked against mpmath: slower
+    if name == "pow":
+        x, y = pow_samples(dtype, n)
+        got = run_block(name, x, y)
+        if dtype == F64:
+            errs = ulp_errors(got, mp_reference("pow", x, y))
+        else:
+            with np.errstate(all="ignore"):
+                errs = np_ulp_errors(got, np.power(x.astype(np.float64), y.astype(np.float64)))
+    else:
+        x = samples(name, dtype, n)
+        got = run_block(name, x)
+        if dtype == F64:
+            errs = ulp_errors(got, mp_reference(name, x))
+        else:
+            with np.errstate(all="ignore"):
+                errs = np_ulp_errors(got, NP64[name](x.astype(np.float64)))
+    assert_ulp(name, x, got, errs)
+
+
+@pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)
+def test_special_values_match_numpy(name, dtype):
+    v = special_values(dtype)
+    if name == "pow":
+        ys = np.concatenate([v[:27], np.array([3.0, -3.0, 2.5, 1e20, -1e20], dtype)])
+        args = [a.ravel() for a in np.meshgrid(v[:27], ys)]
+    else:
+        args = [v]
+    want = _numpy(name, *args)
+    exact = ~np.isfinite(want) | (want == 0) | np.any([~np.isfinite(a) | (a == 0)
+                                                        for a in args], axis=0)
+    # short blocks: the fix-up pass must patch exactly the flagged elements of each
+    for block in (1, 5, 16, 1024):
+        got = run_block(name, *args, block=block)
+        assert got.dtype == dtype
+        bad = exact & ~same_value(got, want)
+        assert not bad.any(), (f"{name}{tuple(a[bad][:4] for a in args)} = {got[bad][:4]}, "
+                               f"NumPy gives {want[bad][:4]}")
+        close = np.abs(got[~exact].astype(np.float64) - want[~exact]) \
+            <= MAX_ULP * np.spacing(np.abs(want[~exact])).astype(np.float64)
+        assert close.all()
+    # whole vectors of one special value
+    for value in (0.0, -0.0, np.inf, np.nan, -1.0):
+        same = [np.full(64, value, dtype)] + [np.full(64, 2.5, dtype)] * (len(args) - 1)
+        assert same_value(run_block(name, *same), _numpy(name, *same)).all()
+
+
+def test_pow_float32_near_one_with_huge_exponents():
+    # the reduction keeps log2 x relative-accurate near 1, where |y| can reach 2^30 and still
+    # give a finite result: the error of y log2 x is what the result's error is made of
+    rng = np.random.default_rng(5)
+    x = (1 + rng.uniform(-2e-3, 2e-3, 50000)).astype(np.float32)
+    x = np.concatenate([x, np.nextafter(np.float32(1), np.float32([0, 2]))])
+    lx = np.log2(x.astype(np.float64))
+    y = (rng.uniform(-149, 127, x.size) / np.where(lx == 0, 1, lx)).astype(np.float32)
+    got = run_block("pow", x, y)
+    with np.errstate(all="ignore"):
+        errs = np_ulp_errors(got, np.power(x.astype(np.float64), y.astype(np.float64)))
+    assert errs.max() <= 1.0, f"{errs.max():.3g} ulp at pow({x[errs.argmax()]}, ...)"
+
+
+def test_pow_table_reduction_range():
+    inv_c, log2_c, exp2, (r_lo, r_hi) = pow_table_f32()
+    assert len(inv_c) == len(log2_c) == len(exp2) == 16
+    assert inv_c[9] == 1.0 and log2_c[9] == 0.0  # the interval around 1 is not reduced
+    assert -1 / 32 < r_lo < 0 < r_hi <= 1 / 32
+    assert np.allclose(np.exp2(log2_c) * inv_c, 1.0, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)
+def test_kernels_vectorise_with_tables_in_registers(name, dtype):
+    kernel, extra = BLOCK_KERNELS[(name, dtype)]
+    fresh = numba.njit(error_model="numpy")(kernel.py_func)  # cached code has no IR
+    x = np.full(64, 1.5, dtype)
+    fresh(*([x] * (2 if name == "pow" else 1)), np.empty_like(x), x.size, *extra)
+    ir_text = fresh.inspect_llvm(fresh.signatures[0])
+    assert f"x {'double' if dtype == F64 else 'float'}>" in ir_text
+    if vtable.IN_REGISTER:
+        assert "masked.gather" not in ir_text
+        # the vector variants were inlined: no call of one is left (the scalar remainder loop
+        # may call the scalar function)
+        assert not re.search(r"call [^\n]*<\d+ x (double|float)> @functrace_table", ir_text)
+
+
+# --- vtable --------------------------------------------------------------------------------------
+
+_T64 = [1.0 + k / 7 for k in range(16)]
+_T32 = [2.0 + k / 3 for k in range(32)]
+_lookup64 = vtable.table_lookup(_T64, np.float64)
+_lookup32 = vtable.table_lookup(_T32, np.float32)
+_lookup_short = vtable.table_lookup(_T64[:4], np.float64)
+
+
+@numba.njit(error_model="numpy")
+def _look_up_all(idx64, idx32, out64, out32, out_short):
+    for i in range(idx64.shape[0]):
+        out64[i] = _lookup64(idx64[i]) * 2.0
+        out32[i] = _lookup32(idx32[i]) * np.float32(2.0)
+        out_short[i] = _lookup_short(idx32[i])
+
+
+def test_table_lookup_values_and_wrapping():
+    rng = np.random.default_rng(0)
+    idx64 = rng.integers(-(2**40), 2**40, 1003)
+    idx32 = rng.integers(-(2**30), 2**30, 1003).astype(np.int32)
+    outs = [np.empty(1003), np.empty(1003, np.float32), np.empty(1003)]
+    _look_up_all(idx64, idx32, *outs)
+    np.testing.assert_array_equal(outs[0], np.array(_T64)[idx64 % 16] * 2.0)
+    np.testing.assert_array_equal(outs[1], np.array(_T32, np.float32)[idx32 % 32] * 2)
+    np.testing.assert_array_equal(outs[2], np.array(_T64[:4])[idx32 % 4])
+    ir_text = _look_up_all.inspect_llvm(_look_up_all.signatures[0])
+    assert "x double>" in ir_text and "x float>" in ir_text
+    if vtable.IN_REGISTER:
+        assert "masked.gather" not in ir_text and "vpermi2var" in ir_text
+
+
+def test_table_lookup_rejects_bad_tables():
+    with pytest.raises(ValueError, match="power-of-two length of at most 16"):
+        vtable.table_lookup([1.0] * 17, np.float64)
+    with pytest.raises(ValueError, match="power-of-two"):
+        vtable.table_lookup([1.0] * 12, np.float32)
+    with pytest.raises(TypeError, match="float64 or float32"):
+        vtable.table_lookup([1, 2], np.int32)
+
+
+# --- the code generator ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)
+def test_code_generator_uses_block_kernels(name, dtype):
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0.1, 4, (3, 1500)).astype(dtype)  # two blocks per row
+    y = rng.uniform(-3, 3, (3, 1500)).astype(dtype)
+    x[0, 3], x[1, 1100], x[2, 7], y[2, 9] = 0.0, -2.0, np.inf, np.nan  # fix-ups in some blocks
+    if name == "pow":
+        f = ft.jit(lambda a, b: (a ** b, (a * 2) ** (b + 1) + a))
+        args, want = (x, y), (_numpy("pow", x, y), _numpy("pow", x * 2, y + 1) + x)
+    else:
+        fn = getattr(fnp, name)
+        f = ft.jit(lambda a, b: (fn(a), fn(a * b) * 2 + b))
+        args, want = (x, y), (_numpy(name, x), _numpy(name, x * y) * 2 + y)
+    kernel = BLOCK_KERNELS[(name, dtype)][0].py_func.__name__
+    src = f.lower(*args).as_text()
+    assert f"{kernel}(x0[i0, j0:], " in src  # inputs read in place
+    assert f"{kernel}(bi" in src  # computed operands through block buffers
+    got = f(*args)
+    arity = 2 if name == "pow" else 1
+    assert same_value(got[0].ravel(), run_block(name, *(a.ravel() for a in args[:arity]))).all()
+    tol = 1e-5 if dtype == F32 else 1e-13
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol)
+
+
+@pytest.mark.skipif(not FUZZ, reason="large sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)
+def test_large_sweep(name, dtype):
+    n = 30000 if dtype == F64 else 2_000_000
+    for seed in range(1, 4):
+        if name == "pow":
+            x, y = pow_samples(dtype, n, seed=seed)
+            got = run_block(name, x, y)
+            errs = (ulp_errors(got, mp_reference("pow", x, y)) if dtype == F64 else
+                    np_ulp_errors(got, np.power(x.astype(np.float64), y.astype(np.float64))))
+        else:
+            x = samples(name, dtype, n, seed=seed)
+            got = run_block(name, x)
+            errs = (ulp_errors(got, mp_reference(name, x)) if dtype == F64 else
+                    np_ulp_errors(got, NP64[name](x.astype(np.float64))))
+        assert_ulp(name, x, got, errs)
