@@ -1,11 +1,12 @@
 """Per-element cost of functrace's vectorisable math against NumPy and Numba's libm calls.
 
-For every function in ``functrace.backend.vecmath.VECTOR_MATH`` and dtype: the NumPy ufunc on
+For every function in ``functrace.backend.vecblocks.INLINE_MATH`` and dtype: the NumPy ufunc on
 10**6 elements (SciPy's for erf and logistic, when SciPy is installed; NumPy has none), a Numba
-loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the vecmath
-function; where ``functrace.backend.vecblocks`` has a block kernel (what the code generator runs
-these with in large fused loops: a fast path over blocks of 1024, the special cases patched
-afterwards) also that kernel ("block"), which the speedup column then uses. Medians (or
+loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling the function the
+code generator inlines ("vecmath": vecmath's, or a table-driven one); where ``vecblocks`` has a
+block kernel (what the code generator runs in large fused loops: a fast path over blocks of
+1024, the special cases patched afterwards) also that kernel ("block"), which the speedup column
+then uses. Medians (or
 minima) over interleaved repetitions, in ns/element. Run pinned to one core (``--help`` for
 the options):
 
@@ -27,8 +28,7 @@ import time
 import numba
 import numpy as np
 
-from functrace.backend.vecblocks import BLOCK_KERNELS
-from functrace.backend.vecmath import VECTOR_MATH
+from functrace.backend.vecblocks import BLOCK_KERNELS, INLINE_MATH
 
 N = 10**6
 REPEATS = 15
@@ -131,7 +131,7 @@ def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> d
     if libm is not None:
         lib_loop = _loop(libm, len(args))
         runners["numba+libm"] = lambda: lib_loop(*args, out)
-    vm_loop = _loop(VECTOR_MATH[name][np.dtype(dtype)], len(args))
+    vm_loop = _loop(INLINE_MATH[name][np.dtype(dtype)], len(args))
     runners["vecmath"] = lambda: vm_loop(*args, out)
     if (name, np.dtype(dtype)) in BLOCK_KERNELS:
         blk_loop = _block_loop(*BLOCK_KERNELS[(name, np.dtype(dtype))], len(args))
@@ -150,7 +150,7 @@ def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> d
 def main(argv: list[str] | None = None) -> None:
     global N
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", help=f"functions (default: all of {list(VECTOR_MATH)})")
+    ap.add_argument("names", nargs="*", help=f"functions (default: all of {list(INLINE_MATH)})")
     ap.add_argument("--repeats", type=int, default=REPEATS, help="timed runs per column")
     ap.add_argument("--stat", choices=("median", "min"), default="median")
     ap.add_argument("--size", type=int, default=10**6,
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="only this dtype (repeatable; default both)")
     args = ap.parse_args(argv)
     N = args.size
-    names = args.names or list(VECTOR_MATH)
+    names = args.names or list(INLINE_MATH)
     dtypes = args.dtype or ["float64", "float32"]
     stat = statistics.median if args.stat == "median" else min
     print(f"{'function':10s} {'dtype':8s} {'numpy':>8s} {'numba+libm':>11s} {'vecmath':>8s}"

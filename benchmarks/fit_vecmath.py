@@ -238,6 +238,67 @@ def _tuple_source(name: str, values: list[float]) -> str:
     return f"{name} = (\n" + "\n".join(lines) + "\n)"
 
 
+def _lawson(basis: np.ndarray, target: np.ndarray, weight: np.ndarray,
+            iters: int = 60) -> np.ndarray:
+    """Weighted minimax coefficients by Lawson's iteratively reweighted least squares (float64:
+    ample for float32 targets, and fast enough for dozens of piecewise fits)."""
+    lw = np.full(target.size, 1.0 / target.size)
+    for _ in range(iters):
+        sw = np.sqrt(lw)[:, None]
+        c = np.linalg.lstsq(basis * weight[:, None] * sw, target * weight * sw[:, 0],
+                            rcond=None)[0]
+        err = np.abs((basis @ c - target) * weight)
+        lw = lw * err
+        lw /= lw.sum()
+    return c
+
+
+def tanh_table_f32() -> tuple[list[float], list[list[float]]]:
+    """The piecewise float32 tanh of vecblocks: interval j >= 1 covers a quarter binade of |x|,
+    [s_j, s_{j+1}) with s_j the float whose bits are (TANH_TABLE_BASE + j) << 21, interval 0 is
+    [0, s_1). Returns (s_j, coefficient tables c_k[j]) for tanh |x| = sum_k c_k[j] (|x| - s_j)^k,
+    k < 8.
+
+    Interval 0 is odd, |x| + |x|^3 q(x^2) with c_0 = c_2 = ... = 0 and c_1 = 1 (exact for tiny
+    x). The others minimise the relative error, rounding the coefficients to float32 one at a
+    time from c_0 (which carries most of the value) and refitting the rest around each rounded
+    one, so that rounding costs little accuracy.
+    """
+    import struct
+
+    def f32_from_bits(b):
+        return struct.unpack("<f", struct.pack("<i", b))[0]
+
+    starts = [0.0] + [f32_from_bits((TANH_TABLE_BASE + j) << 21) for j in range(1, 33)]
+    nodes = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, 2000))  # Chebyshev-clustered on [0, 1]
+    shifts, coeffs = [], []
+    for j in range(32):
+        lo, hi = starts[j], starts[j + 1]
+        if j == 0:
+            x = hi * nodes[1:]
+            basis = np.stack([x ** 3, x ** 5, x ** 7], axis=1)
+            q = _lawson(basis, np.tanh(x) - x, 1 / np.tanh(x))
+            c = [0.0, 1.0, 0.0, q[0], 0.0, q[1], 0.0, q[2]]
+            c = [_round(v, "float32") for v in c]
+        elif lo >= 10.0:  # tanh rounds to 1 beyond 9.01
+            c = [1.0] + [0.0] * 7
+        else:
+            x = lo + (hi - lo) * nodes
+            t = x - lo
+            basis = np.stack([t ** k for k in range(8)], axis=1)
+            target, weight = np.tanh(x), 1 / np.tanh(x)
+            c = []
+            for k in range(8):
+                free = _lawson(basis[:, k:], target - basis[:, :k] @ np.array(c), weight)
+                c.append(_round(free[0], "float32"))
+        shifts.append(lo)
+        coeffs.append(c)
+    return shifts, [[coeffs[j][k] for j in range(32)] for k in range(8)]
+
+
+TANH_TABLE_BASE = (123 << 23) >> 21  # interval 1 starts at 2^-4 * 1.25
+
+
 def main(names: list[str]) -> None:
     for fit in fits():
         if names and not any(n in fit.name for n in names):
@@ -252,7 +313,12 @@ def main(names: list[str]) -> None:
             lo = float(coeffs[0] - mp.mpf(rc[0]))
             print(f"{fit.name}_C1_LO = {lo!r}")
         sys.stdout.flush()
-
+    if not names or "TANH_TABLE" in names:
+        shifts, tables = tanh_table_f32()
+        print("# tanh_table_f32(): float32 piecewise tanh (vecblocks.py)")
+        print(_tuple_source("TANH_SHIFTS_F32", shifts))
+        for k, t in enumerate(tables):
+            print(_tuple_source(f"TANH_C{k}_F32", t))
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -32,7 +32,8 @@ from test_vecmath import (
 import functrace as ft
 import functrace.numpy as fnp
 from functrace.backend import vtable
-from functrace.backend.vecblocks import BLOCK_KERNELS, pow_table_f32
+from functrace.backend.vecblocks import BLOCK_KERNELS, INLINE_MATH, pow_table_f32
+from functrace.backend.vecmath import VECTOR_MATH
 
 # sin and cos have their own tests in test_vecmath (their fast path is a range, not a class)
 KERNELS = sorted((name, dt) for name, dt in BLOCK_KERNELS if name not in ("sin", "cos"))
@@ -139,6 +140,69 @@ def test_kernels_vectorise_with_tables_in_registers(name, dtype):
         # the vector variants were inlined: no call of one is left (the scalar remainder loop
         # may call the scalar function)
         assert not re.search(r"call [^\n]*<\d+ x (double|float)> @functrace_table", ir_text)
+
+
+# --- table-driven functions the code generator inlines instead of vecmath's ------------------
+
+OVERRIDES = sorted((name, dt) for name, per_dtype in INLINE_MATH.items()
+                   for dt, fn in per_dtype.items() if fn is not VECTOR_MATH[name][dt])
+OVERRIDE_IDS = [f"{name}-{dt.name}" for name, dt in OVERRIDES]
+_INLINE_LOOPS: dict = {}
+
+
+def run_inline(name: str, x: np.ndarray) -> np.ndarray:
+    """INLINE_MATH[name] in a Numba loop, as fused loops call it."""
+    key = (name, x.dtype)
+    if key not in _INLINE_LOOPS:
+        fn = INLINE_MATH[name][x.dtype]
+
+        @numba.njit(error_model="numpy")
+        def loop(x, out):
+            for i in range(x.shape[0]):
+                out[i] = fn(x[i])
+        _INLINE_LOOPS[key] = loop
+    out = np.empty_like(x)
+    _INLINE_LOOPS[key](np.ascontiguousarray(x), out)
+    return out
+
+
+def test_overrides_exist_where_tables_are_in_registers():
+    assert (("tanh", F32) in OVERRIDES) == vtable.IN_REGISTER
+
+
+@pytest.mark.parametrize(("name", "dtype"), OVERRIDES, ids=OVERRIDE_IDS)
+def test_override_accuracy_and_special_values(name, dtype):
+    x = samples(name, dtype, 20000)
+    # every interval boundary of a piecewise table, and its neighbours
+    edges = (np.arange(480, 530, dtype=np.int32) << 21).view(np.float32).astype(dtype)
+    x = np.concatenate([x, edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
+    got = run_inline(name, x)
+    with np.errstate(all="ignore"):
+        assert_ulp(name, x, got, np_ulp_errors(got, NP64[name](x.astype(np.float64))))
+    v = special_values(dtype)
+    got, want = run_inline(name, v), _numpy(name, v)
+    exact = ~np.isfinite(want) | (want == 0) | ~np.isfinite(v) | (v == 0)
+    assert same_value(got[exact], want[exact]).all(), (v[exact], got[exact])
+    nan_bits = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FFFFFFF, 0xFFFFFFFF], np.uint32)
+    assert np.isnan(run_inline(name, np.repeat(nan_bits.view(np.float32), 16))).all()
+
+
+@pytest.mark.parametrize(("name", "dtype"), OVERRIDES, ids=OVERRIDE_IDS)
+def test_override_vectorises_with_tables_in_registers(name, dtype):
+    run_inline(name, np.linspace(0.1, 2, 64).astype(dtype))
+    loop = _INLINE_LOOPS[(name, dtype)]
+    ir_text = loop.inspect_llvm(loop.signatures[0])
+    assert f"x {'double' if dtype == F64 else 'float'}>" in ir_text
+    assert "masked.gather" not in ir_text
+    assert not re.search(r"call [^\n]*<\d+ x (double|float)> @functrace_table", ir_text)
+
+
+@pytest.mark.skipif(not FUZZ, reason="exhaustive sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize(("name", "dtype"), [o for o in OVERRIDES if o[1] == F32],
+                         ids=[i for o, i in zip(OVERRIDES, OVERRIDE_IDS) if o[1] == F32])
+def test_override_float32_exhaustive(name, dtype):
+    from test_vecmath import _assert_every_float32_within_max_ulp
+    _assert_every_float32_within_max_ulp(name, lambda name, x: run_inline(name, x))
 
 
 # --- vtable --------------------------------------------------------------------------------------

@@ -231,15 +231,15 @@ if BLAS_AVAILABLE:
 else:  # pragma: no cover - code generation does not call them then
     sgemm = dgemm = None
 
-# vecmath's vectorisable functions as ordinary (cached) functions: vm_<name>_<f32|f64>. Calls
-# are inlined by LLVM after linking, which vectorises the loops around them; letting Numba
-# inline them at its IR level instead (vecmath's inline="always") types every call site
-# again and doubled the compile time of training steps (docs/backend.md).
+# The vectorisable functions of vecblocks.INLINE_MATH as ordinary (cached) functions:
+# vm_<name>_<f32|f64>. Calls are inlined by LLVM after linking, which vectorises the loops
+# around them; letting Numba inline them at its IR level instead (vecmath's inline="always")
+# types every call site again and doubled the compile time of training steps (docs/backend.md).
 VECMATH_CALLS: dict[str, str] = {}
 try:
-    from . import vecmath as _vecmath
+    from .vecblocks import INLINE_MATH as _INLINE_MATH
 
-    for _table in _vecmath.VECTOR_MATH.values():
+    for _table in _INLINE_MATH.values():
         for _f in _table.values():
             _py = getattr(_f, "py_func", _f)
             _nm = f"vm_{_py.__name__}"

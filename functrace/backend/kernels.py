@@ -282,12 +282,13 @@ def _nextafter(a, ins, out, **p):
     return f"np.nextafter({a[0]}, {a[1]})"
 
 
-# Use the vectorisable elementary functions of ``vecmath.py`` (inlined into fused loops, which
-# LLVM then vectorises) where they exist; see docs/backend.md for the measurements.
+# Use the vectorisable elementary functions of ``vecmath.py`` (vecblocks.INLINE_MATH: inlined
+# into fused loops, which LLVM then vectorises) where they exist; docs/backend.md has the
+# measurements. Large loops run some as block kernels instead (codegen.vector_op).
 USE_VECMATH = True
-# ...except these, faster as blocks through our block kernels (vecmath.trig_block_f32/f64: a
-# vectorised fast path, large arguments patched afterwards), 0.2 and 0.6 ns/element against
-# 1.4 and 2.7 inlined (exact reduction on every element).
+# ...except these: block kernels in large loops (vecmath.trig_block_f32/f64: a vectorised fast
+# path, large arguments patched afterwards), 0.2 and 0.6 ns/element against 1.4 and 2.7
+# inlined (exact reduction on every element); libm in small ones.
 VECMATH_EXCLUDE = frozenset({"sin", "cos"})
 
 
@@ -297,12 +298,12 @@ def vecmath_function(eqn: core.Eqn) -> str | None:
     if not USE_VECMATH:
         return None
     try:
-        from . import vecmath
+        from .vecblocks import INLINE_MATH
     except Exception:  # noqa: BLE001 - being absent or broken only means: not used
         return None
     if eqn.primitive.name in VECMATH_EXCLUDE:
         return None
-    table = vecmath.VECTOR_MATH.get(eqn.primitive.name)
+    table = INLINE_MATH.get(eqn.primitive.name)
     out = eqn.outvars[0].aval.dtype
     if table is None or out not in table or any(a.aval.dtype != out for a in eqn.invars):
         return None

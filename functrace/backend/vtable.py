@@ -106,75 +106,87 @@ def _keep_alive(mod: ir.Module, fn: ir.Function) -> None:
     used.initializer = ir.Constant(used.value_type, members)
 
 
-def _define(mod: ir.Module, name: str, table: list[float], dtype: np.dtype,
-            index_type: ir.IntType) -> ir.Function:
-    """Define (once per module) the scalar lookup function and its vector variants."""
+def _vectorised_function(mod: ir.Module, name: str, ret: ir.Type, params: list[ir.Type],
+                         lanes: int, native, scalar=None) -> ir.Function:
+    """Define (once per module) the scalar function ``name`` with vector variants for every
+    width the vectorizer may pick, all computed by ``native(builder, args)``: the same
+    operation on vectors of ``lanes`` elements (widened or split into such vectors). Without
+    AVX-512, ``scalar(builder, args)`` defines the scalar function alone."""
     if name in mod.globals:
         return mod.globals[name]
-    fty, lanes, iwidth, permute_name = _NATIVE[dtype]
-    native_idx = ir.VectorType(ir.IntType(iwidth), lanes)
-    native_val = ir.VectorType(fty, lanes)
-    lo = ir.Constant(native_val, table[:lanes])
-    hi = ir.Constant(native_val, table[lanes:])
-
-    def permute(b: ir.IRBuilder, idx: ir.Value) -> ir.Value:
-        perm = mod.declare_intrinsic(permute_name, fnty=ir.FunctionType(
-            native_val, [native_val, native_idx, native_val]))
-        return b.call(perm, [lo, idx, hi])
-
     variants = []
     for n in _WIDTHS if IN_REGISTER else ():
-        fn = ir.Function(mod, ir.FunctionType(ir.VectorType(fty, n),
-                                              [ir.VectorType(index_type, n)]), f"{name}_v{n}")
+        fn = ir.Function(mod, ir.FunctionType(ir.VectorType(ret, n),
+                                              [ir.VectorType(p, n) for p in params]),
+                         f"{name}_v{n}")
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         b = ir.IRBuilder(fn.append_basic_block())
-        idx = fn.args[0]
-        wide = ir.VectorType(ir.IntType(iwidth), n)
-        if index_type.width < iwidth:
-            idx = b.zext(idx, wide)
-        elif index_type.width > iwidth:
-            idx = b.trunc(idx, wide)
-        if n <= lanes:  # widen, permute, narrow
-            padded = b.shuffle_vector(idx, idx, _mask(list(range(n)) + [0] * (lanes - n)))
-            val = permute(b, padded)
+        if n <= lanes:  # widen, compute, narrow
+            wide = [b.shuffle_vector(a, a, _mask(list(range(n)) + [0] * (lanes - n)))
+                    for a in fn.args]
+            val = native(b, wide)
             out = b.shuffle_vector(val, val, _mask(range(n))) if n < lanes else val
-        else:  # permute each native chunk, then concatenate
-            parts = [permute(b, b.shuffle_vector(idx, idx, _mask(range(c, c + lanes))))
-                     for c in range(0, n, lanes)]
+        else:  # compute each native chunk, then concatenate
+            parts = [native(b, [b.shuffle_vector(a, a, _mask(range(c, c + lanes)))
+                                for a in fn.args]) for c in range(0, n, lanes)]
             while len(parts) > 1:
                 w = parts[0].type.count
                 parts = [b.shuffle_vector(parts[k], parts[k + 1], _mask(range(2 * w)))
                          for k in range(0, len(parts), 2)]
             out = parts[0]
         b.ret(out)
-        variants.append(f"_ZGV_LLVM_N{n}v_{name}({name}_v{n})")
+        variants.append(f"_ZGV_LLVM_N{n}{'v' * len(params)}_{name}({name}_v{n})")
         _keep_alive(mod, fn)
 
-    fn = ir.Function(mod, ir.FunctionType(fty, [index_type]), name)
+    fn = ir.Function(mod, ir.FunctionType(ret, params), name)
     fn.linkage = "internal"
-    # noinline: the loop vectorizer must see the call (inlined, it would see a load: a gather)
+    # noinline: the loop vectorizer must see the call (inlined, it would see scalar code: for a
+    # table, a load, which vectorises into a gather)
     for attr in ("noinline", "nounwind", "readnone"):
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block())
     if variants:
         # the scalar body calls the native-width variant, which keeps the variants alive until
         # the vectorizer has run
-        vec_n = ir.VectorType(index_type, lanes)
-        packed = b.insert_element(ir.Constant(vec_n, [0] * lanes), fn.args[0], _I32(0))
-        res = b.call(mod.globals[f"{name}_v{lanes}"], [packed])
+        packed = [b.insert_element(ir.Constant(ir.VectorType(p, lanes), [0] * lanes), a, _I32(0))
+                  for p, a in zip(params, fn.args)]
+        res = b.call(mod.globals[f"{name}_v{lanes}"], packed)
         b.ret(b.extract_element(res, _I32(0)))
         # string attributes are outside llvmlite's whitelist; they print verbatim
         set.add(fn.attributes, f'"vector-function-abi-variant"="{",".join(variants)}"')
     else:
+        b.ret(scalar(b, list(fn.args)))
+    return fn
+
+
+def _define_lookup(mod: ir.Module, name: str, table: list[float], dtype: np.dtype,
+                   index_type: ir.IntType) -> ir.Function:
+    fty, lanes, iwidth, permute_name = _NATIVE[dtype]
+    native_idx = ir.VectorType(ir.IntType(iwidth), lanes)
+    native_val = ir.VectorType(fty, lanes)
+
+    def permute(b: ir.IRBuilder, args) -> ir.Value:
+        (idx,) = args
+        if index_type.width < iwidth:
+            idx = b.zext(idx, native_idx)
+        elif index_type.width > iwidth:
+            idx = b.trunc(idx, native_idx)
+        perm = mod.declare_intrinsic(permute_name, fnty=ir.FunctionType(
+            native_val, [native_val, native_idx, native_val]))
+        return b.call(perm, [ir.Constant(native_val, table[:lanes]), idx,
+                             ir.Constant(native_val, table[lanes:])])
+
+    def load(b: ir.IRBuilder, args) -> ir.Value:
         n = len(table)
         arr = ir.GlobalVariable(mod, ir.ArrayType(fty, n), f"{name}_data")
         arr.linkage = "internal"
         arr.global_constant = True
         arr.initializer = ir.Constant(ir.ArrayType(fty, n), table)
-        i = b.and_(fn.args[0], ir.Constant(index_type, n - 1))
-        b.ret(b.load(b.gep(arr, [ir.Constant(index_type, 0), i], inbounds=True)))
-    return fn
+        i = b.and_(args[0], ir.Constant(index_type, n - 1))
+        return b.load(b.gep(arr, [ir.Constant(index_type, 0), i], inbounds=True))
+
+    return _vectorised_function(mod, name, fty, [index_type], lanes, permute, load)
 
 
 def table_lookup(values: Sequence[float], dtype) -> intrinsic:
@@ -204,7 +216,7 @@ def table_lookup(values: Sequence[float], dtype) -> intrinsic:
         def codegen(context, builder, sig, args):
             index_type = ir.IntType(i.bitwidth)
             name = f"functrace_table_{dtype.name}_{digest}_i{i.bitwidth}"
-            fn = _define(builder.module, name, table, dtype, index_type)
+            fn = _define_lookup(builder.module, name, table, dtype, index_type)
             return builder.call(fn, args)
 
         return result_type(i), codegen
