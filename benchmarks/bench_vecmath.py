@@ -6,9 +6,8 @@ loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling 
 code generator inlines ("vecmath": vecmath's, or a table-driven one); where ``vecblocks`` has a
 block kernel (what the code generator runs in large fused loops: a fast path over blocks of
 1024, the special cases patched afterwards) also that kernel ("block"), which the speedup column
-then uses. Medians (or
-minima) over interleaved repetitions, in ns/element. Run pinned to one core (``--help`` for
-the options):
+then uses. Medians (or minima) over interleaved repetitions, in ns/element. Run pinned to one
+core (``--help`` for the options):
 
     taskset -c 1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
         /work/venv/bin/python benchmarks/bench_vecmath.py [names...] [--repeats 31]
