@@ -139,8 +139,8 @@ def fits() -> list[Fit]:
     def exp2_t(r):
         return mp.power(2, r)
 
-    def log2r_t(r):
-        return mp.log(1 + r, 2) / r
+    def log2q_t(r):
+        return (mp.log(1 + r, 2) - r / mp.log(2)) / r ** 2
 
     def exp2m1r_t(r):
         return (mp.power(2, r) - 1) / r
@@ -179,12 +179,12 @@ def fits() -> list[Fit]:
         Fit("LOG2POW_F32", log2_t, lambda z: 128 / log2_t(z), 0, smax2, 5, 0, f32, f64),
         Fit("EXP2POW_F32", exp2_t, lambda r: 1 / exp2_t(r), -0.5 * (1 + 2 ** -20),
             0.5 * (1 + 2 ** -20), 7, 0, f32, f64),
-        # the table-driven float32 pow of vecblocks.py: log2(1+r) = r q(r) on the reduced range
-        # of its 16-entry 1/c table, weighted as LOG2POW_F32; 2^r = 1 + r q(r), |r| <= 1/32
-        Fit("LOG2T_F32", log2r_t, lambda r: 128 / log2r_t(r), *_pow_table_range(), 6, 0, f32,
-            f64),
-        Fit("EXP2T_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -h32, h32, 3, 0, f32,
-            f64),
+        # the table-driven float32 pow of vecblocks.py, in float32: log2(1+r) = r/ln2 + r^2 q(r)
+        # on the reduced range of its 16-entry 1/c table, weighted by 64 ln2 r^2 (the result's
+        # error at its largest fast-path exponent, |y| = 64); 2^r = 1 + r e(r), |r| <= 1/32
+        Fit("LOG2Q_F32", log2q_t, lambda r: 64 * r * r * mp.log(2), *_pow_table_range(), 4, 0,
+            f32),
+        Fit("EXP2E_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -h32, h32, 3, 0, f32),
         # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT (float32: TANH_SPLIT_F32)
         Fit("TANH_F64", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 12, 0, f64),
         Fit("TANH_F32", tanh_t, tanh_w, 0, TANH_SPLIT_F32 ** 2, 7, 0, f32),

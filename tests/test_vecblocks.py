@@ -119,12 +119,29 @@ def test_pow_float32_near_one_with_huge_exponents():
     assert errs.max() <= 1.0, f"{errs.max():.3g} ulp at pow({x[errs.argmax()]}, ...)"
 
 
-def test_pow_table_reduction_range():
-    inv_c, log2_c, exp2, (r_lo, r_hi) = pow_table_f32()
-    assert len(inv_c) == len(log2_c) == len(exp2) == 16
-    assert inv_c[9] == 1.0 and log2_c[9] == 0.0  # the interval around 1 is not reduced
+def test_pow_tables():
+    inv_c, log_hi, log_lo, exp_hi, exp_lo, (r_lo, r_hi) = pow_table_f32()
+    assert all(len(t) == 16 for t in (inv_c, log_hi, log_lo, exp_hi, exp_lo))
+    assert inv_c[9] == 1.0 and log_hi[9] == 0.0  # the interval around 1 is not reduced
     assert -1 / 32 < r_lo < 0 < r_hi <= 1 / 32
-    assert np.allclose(np.exp2(log2_c) * inv_c, 1.0, rtol=1e-15, atol=0)
+    log2_c = np.array(log_hi) + np.array(log_lo)  # hi + lo: log2 c to ~2^-48
+    np.testing.assert_allclose(np.exp2(log2_c) * inv_c, 1.0, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.array(exp_hi) + np.array(exp_lo), 2.0 ** (np.arange(16) / 16),
+                               rtol=2.0**-46, atol=0)
+    assert all(np.float32(v) == v for t in (inv_c, log_hi, log_lo, exp_hi, exp_lo) for v in t)
+
+
+def test_pow_float32_large_exponents_take_the_exact_path():
+    # |y| > 64 and every special case: vecmath.pow_f32 (float64 inside) in the fix-up pass
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.5, 2, 4096).astype(np.float32)
+    y = rng.uniform(-64, 64, 4096).astype(np.float32)
+    y[::7] = rng.uniform(64, 1e4, y[::7].size).astype(np.float32) * rng.choice([-1, 1])
+    y[::13] = np.float32(64.0)
+    got = run_block("pow", x, y)
+    with np.errstate(all="ignore"):
+        errs = np_ulp_errors(got, np.power(x.astype(np.float64), y.astype(np.float64)))
+    assert errs.max() <= 1.0
 
 
 @pytest.mark.parametrize(("name", "dtype"), KERNELS, ids=IDS)

@@ -28,7 +28,6 @@ from .vecmath import (
     _F,
     VECTOR_MATH,
     _bits,
-    _f64_from_bits,
     _fma,
     _horner,
     _log_kernel_f64,
@@ -106,76 +105,144 @@ def log_block_f64(src, dst, n):
 
 
 # --- pow, float32 -----------------------------------------------------------------------------
-# x**y = 2**(y log2 x) in float64, table-driven (as Arm's optimized-routines powf): log2 x =
-# k + log2 c + log2(1 + r) with c from a 16-entry table and |r| = |z/c - 1| <= 1/32, then
-# 2**w = 2**(j/16) * 2**(w - j/16) with a 16-entry table. Both polynomials are short, and no
-# division is needed. As in vecmath.pow_f32, float32's range bounds |w| by 150 where it matters,
-# so log2 needs ~2^-38 relative accuracy and 2**r ~2^-30 (weights in fit_vecmath.py).
+# x**y = 2**(y log2 x) in float32 arithmetic (16 lanes per vector, twice float64's), with
+# double-float32 values where precision matters and two in-register tables:
+#  - log2 x = k + log2 c + log2(1 + r) with 1/c from a 16-entry table by the top mantissa bits,
+#    r = z/c - 1 exact as r_hi + p_lo, |r| <= 1/32; log2 c (hi + lo) from a second table;
+#    r/ln 2 in double-float32, the rest a short polynomial.
+#  - 2**w = 2**(j/16) * 2**(w - j/16): 2**(j/16) (hi + lo) from a table, a cubic, and ldexp
+#    (AVX-512's vscalefps: overflow and subnormal results correctly rounded).
+# The error of w = y log2 x becomes the result's relative error; the polynomial part of log2 x
+# carries ~2^-23 relative error, which y amplifies, so the fast path takes |y| <= 64 (0.013 ulp
+# from it there; measured worst error overall 0.76 ulp). Larger |y| and every special case go
+# to vecmath.pow_f32 (float64 inside) in the fix-up pass.
 
-# The mantissa is reduced to z in [0.703125, 1.40625): the bits of x minus _POW_OFF split into
-# k (above bit 52) and the table index (bits 48-51). 1.0 is then mid-interval, where c = 1: x
-# near 1 gets log2 x = log2(1 + r) with r exact, relative accuracy where it matters most.
-_POW_OFF = 0x3FE6800000000000
-_EXP2_SHIFT = 1.5 * 2.0 ** 48  # w + this rounds w to a multiple of 1/16
-_EXP2_SHIFT_BITS = 0x42F8000000000000
+_POW_OFF32 = 0x3F340000  # 0.703125: z in [0.703125, 1.40625), 1.0 mid-interval (where c = 1)
+_POW_Y_MAX_BITS = 0x42800000  # 64.0
+_EXP2_SHIFT32 = _F(1.5 * 2.0 ** 19)  # w + this rounds w to a multiple of 1/16
+_EXP2_SHIFT32_BITS = 0x49400000
 
 
-def pow_table_f32() -> tuple[list[float], list[float], list[float], tuple[float, float]]:
-    """(1/c, log2 c, 2**(j/16)) for pow_block_f32's tables, and the range of r = z/c - 1."""
-    inv_c, log2_c, r_lo, r_hi = [], [], 0.0, 0.0
+def _f32_split(v: float) -> tuple[float, float]:
+    hi = float(np.float32(v))
+    return hi, float(np.float32(v - hi))
+
+
+def pow_table_f32() -> tuple[list[float], list[float], list[float], list[float], list[float],
+                             tuple[float, float]]:
+    """pow_block_f32's tables: 1/c, log2 c (hi, lo), 2**(j/16) (hi, lo); and the range of
+    r = z/c - 1 over the intervals."""
+    inv_c, log_hi, log_lo, r_lo, r_hi = [], [], [], 0.0, 0.0
     for j in range(16):
-        lo = float(np.int64(_POW_OFF + (j << 48)).view(np.float64))
-        hi = float(np.int64(_POW_OFF + ((j + 1) << 48)).view(np.float64))
-        ic = 1.0 if lo <= 1.0 < hi else 2.0 / (lo + hi)
+        lo = float(np.int32(_POW_OFF32 + (j << 19)).view(np.float32))
+        hi = float(np.int32(_POW_OFF32 + ((j + 1) << 19)).view(np.float32))
+        ic = 1.0 if lo <= 1.0 < hi else float(np.float32(2.0 / (lo + hi)))
+        h, lo_part = _f32_split(-math.log2(ic))  # of the rounded 1/c, so r's table matches
         inv_c.append(ic)
-        log2_c.append(-math.log2(ic))  # of the rounded 1/c: consistent with r's computation
+        log_hi.append(h)
+        log_lo.append(lo_part)
         r_lo, r_hi = min(r_lo, lo * ic - 1.0), max(r_hi, hi * ic - 1.0)
-    exp2 = [2.0 ** (j / 16) for j in range(16)]
-    return inv_c, log2_c, exp2, (r_lo, r_hi)
+    exp_hi, exp_lo = zip(*(_f32_split(2.0 ** (j / 16)) for j in range(16)))
+    return inv_c, log_hi, log_lo, list(exp_hi), list(exp_lo), (r_lo, r_hi)
 
 
-_INV_C, _LOG2_C, _EXP2_J, _ = pow_table_f32()
-_inv_c = table_lookup(_INV_C, np.float64)
-_log2_c = table_lookup(_LOG2_C, np.float64)
-_exp2_j = table_lookup(_EXP2_J, np.float64)
+_POW_TABLES = pow_table_f32()
+_inv_c, _log2_c_hi, _log2_c_lo, _exp2_hi, _exp2_lo = (
+    table_lookup(t, np.float32) for t in _POW_TABLES[:5])
+_INV_LN2_HI, _INV_LN2_LO = (_F(v) for v in _f32_split(1 / math.log(2)))
 
-# LOG2T_F32: 6 coefficients on [-0.0294118, 0.03125], minimax 0.00744 ulp, rounded 0.00744 ulp
-LOG2T_F32 = (
-    1.4426950408938863, -0.7213475202792119, 0.4808982503761669, -0.3606746739768699,
-    0.28882075164083265, -0.23959859802399391,
+# LOG2Q_F32: 4 coefficients on [-0.0294118, 0.03125], minimax 0.00571 ulp, rounded 0.013 ulp
+# (log2(1+r) = r/ln2 + r^2 q(r); weighted by 64 ln2 r^2: the result's error at |y| = 64)
+LOG2Q_F32 = (
+    -0.721347451210022, 0.4808989465236664, -0.36097463965415955, 0.28779110312461853,
 )
-# EXP2T_F32: 3 coefficients on [-0.03125, 0.03125], minimax 0.0264 ulp, rounded 0.0264 ulp
-EXP2T_F32 = (
-    0.693147182666702, 0.24023428802857447, 0.0555021364814238,
+# EXP2E_F32: 3 coefficients on [-0.03125, 0.03125], minimax 0.0264 ulp, rounded 0.0265 ulp
+# (2^r = 1 + r e(r))
+EXP2E_F32 = (
+    0.6931471824645996, 0.24023428559303284, 0.055502135306596756,
 )
+_LOG2Q = tuple(_F(c) for c in LOG2Q_F32)
+_EXP2E = tuple(_F(c) for c in EXP2E_F32)
+
+
+@intrinsic
+def _pow_split_f32(typingctx, x):
+    """x = 2**k * z for a positive normal float32: (k as float32, z, table index), in 32-bit
+    integer code."""
+    if x != types.float32:
+        return None
+    sig = types.Tuple((types.float32, types.float32, types.int32))(x)
+
+    def codegen(context, builder, sig, args):
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        ix = builder.bitcast(args[0], i32)
+        t = builder.sub(ix, i32(_POW_OFF32))
+        k = builder.ashr(t, i32(23))
+        z = builder.bitcast(builder.sub(ix, builder.shl(k, i32(23))), f32)
+        return context.make_tuple(builder, sig.return_type,
+                                  (builder.sitofp(k, f32), z, builder.ashr(t, i32(19))))
+
+    return sig, codegen
+
+
+@intrinsic
+def _ldexp_shifted_f32(typingctx, m, u):
+    """m * 2**(n >> 4) with n = bits(u) - bits(_EXP2_SHIFT32), by LLVM's ldexp (one vscalefps
+    on AVX-512; correctly rounded into overflow and subnormals)."""
+    if m != types.float32 or u != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        n = builder.sub(builder.bitcast(args[1], i32), i32(_EXP2_SHIFT32_BITS))
+        ldexp = builder.module.declare_intrinsic("llvm.ldexp", [f32, i32],
+                                                 fnty=ir.FunctionType(f32, [f32, i32]))
+        return builder.call(ldexp, [args[0], builder.ashr(n, i32(4))])
+
+    return types.float32(m, u), codegen
 
 
 @_njit
 def _pow_fast_f32(x, y):
-    """x**y for float32 x > 0 finite and y finite."""
-    ix = _bits(np.float64(x))
-    t = ix - _POW_OFF
-    k = t >> 52
-    j = t >> 48
-    z = _f64_from_bits(ix - (k << 52))
-    r = _fma(z, _inv_c(j), -1.0)
-    g = (np.float64(k) + _log2_c(j)) + r * _horner(r, LOG2T_F32)
-    # beyond +-300, float32 has long over/underflowed; the clamp keeps the exponent field sane
-    w = _max(_min(np.float64(y) * g, 300.0), -300.0)
-    u = w + _EXP2_SHIFT
-    ki = _bits(u) - _EXP2_SHIFT_BITS  # round(16 w)
-    rw = w - (u - _EXP2_SHIFT)  # exact, |rw| <= 1/32
-    scale = _f64_from_bits(_bits(_exp2_j(ki)) + ((ki >> 4) << 52))
-    return _F(_fma(scale * rw, _horner(rw, EXP2T_F32), scale))
+    """x**y for a positive normal float32 x and |y| <= 64."""
+    kf, z, j = _pow_split_f32(x)
+    ic = _inv_c(j)
+    p_hi = z * ic  # z/c = p_hi + p_lo exactly, so r = (p_hi - 1) + p_lo exactly
+    p_lo = _fma(z, ic, -p_hi)
+    r_hi = p_hi - _F(1.0)
+    r = r_hi + p_lo
+    a_hi = r_hi * _INV_LN2_HI  # r/ln2 = a_hi + a_lo to ~2^-48
+    a_lo = _fma(r_hi, _INV_LN2_HI, -a_hi) + _fma(r_hi, _INV_LN2_LO, p_lo * _INV_LN2_HI)
+    poly = r * r * _horner(r, _LOG2Q)
+    # g = k + log2 c + r/ln2 + poly as hi + lo: |k| > |log2 c| > |a_hi| wherever they are
+    # non-zero, so two fast two-sums are exact
+    c_hi = _log2_c_hi(j)
+    s1 = kf + c_hi
+    e1 = c_hi - (s1 - kf)
+    s2 = s1 + a_hi
+    e2 = a_hi - (s2 - s1)
+    g_lo = ((e1 + e2) + (_log2_c_lo(j) + a_lo)) + poly
+    g_hi = s2 + g_lo  # renormalised: y * g_lo must stay small next to y * g_hi
+    g_lo = g_lo - (g_hi - s2)
+    w_hi = y * g_hi
+    w_lo = _fma(y, g_hi, -w_hi) + y * g_lo
+    u = w_hi + _EXP2_SHIFT32
+    rw = (w_hi - (u - _EXP2_SHIFT32)) + w_lo  # |rw| <= 1/32 (+ w_lo)
+    ju = _bits(u)  # its low 4 bits: round(16 w) mod 16
+    t_hi = _exp2_hi(ju)
+    m = t_hi + _fma(t_hi, rw * _horner(rw, _EXP2E), _exp2_lo(ju))
+    return _ldexp_shifted_f32(m, u)
 
 
+_F32_NORMAL_BITS = 0x00800000
 _F32_INF_BITS = 0x7F800000
 
 
 @_kernel
 def pow_block_f32(xs, ys, dst, n):
     """dst[:n] = xs[:n] ** ys[:n] for float32 arrays (NumPy's np.power, special cases too)."""
-    # ordinary: x > 0 finite (bits in [1, inf)) and y finite; the rest goes to vecmath.pow_f32
+    # fast path: x positive, normal and finite, |y| <= 64 (bits compared as int32); the rest
+    # goes to vecmath.pow_f32
     lo = _I32(_F32_INF_BITS)
     hi = _I32(0)
     y_hi = _I32(0)
@@ -186,12 +253,13 @@ def pow_block_f32(xs, ys, dst, n):
         xb = _bits(x)
         lo = min(lo, xb)
         hi = max(hi, xb)
-        y_hi = max(y_hi, _bits(y) & _I32(0x7FFFFFFF))
-    if (lo < _I32(1)) | (hi >= _I32(_F32_INF_BITS)) | (y_hi >= _I32(_F32_INF_BITS)):
+        y_hi = max(y_hi, _bits(abs(y)))
+    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)) | (
+            y_hi > _I32(_POW_Y_MAX_BITS)):
         for i in range(n):
             xb = _bits(xs[i])
-            if (xb < _I32(1)) | (xb >= _I32(_F32_INF_BITS)) | (
-                    (_bits(ys[i]) & _I32(0x7FFFFFFF)) >= _I32(_F32_INF_BITS)):
+            if (xb < _I32(_F32_NORMAL_BITS)) | (xb >= _I32(_F32_INF_BITS)) | (
+                    _bits(abs(ys[i])) > _I32(_POW_Y_MAX_BITS)):
                 dst[i] = pow_f32(xs[i], ys[i])
 
 

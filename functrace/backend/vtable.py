@@ -82,6 +82,8 @@ _NATIVE = {
     np.dtype(np.float64): (ir.DoubleType(), 8, 64, "llvm.x86.avx512.vpermi2var.pd.512"),
     np.dtype(np.float32): (ir.FloatType(), 16, 32, "llvm.x86.avx512.vpermi2var.ps.512"),
 }
+_ONE_TABLE = {np.dtype(np.float64): "llvm.x86.avx512.permvar.df.512",
+              np.dtype(np.float32): "llvm.x86.avx512.permvar.sf.512"}
 _I32 = ir.IntType(32)
 
 
@@ -172,6 +174,12 @@ def _define_lookup(mod: ir.Module, name: str, table: list[float], dtype: np.dtyp
             idx = b.zext(idx, native_idx)
         elif index_type.width > iwidth:
             idx = b.trunc(idx, native_idx)
+        if table[:lanes] == table[lanes:]:
+            # one register's worth: the one-table permute, which keeps its index operand (the
+            # two-table one overwrites an operand, costing a register copy per lookup)
+            perm = mod.declare_intrinsic(_ONE_TABLE[dtype], fnty=ir.FunctionType(
+                native_val, [native_val, native_idx]))
+            return b.call(perm, [ir.Constant(native_val, table[:lanes]), idx])
         perm = mod.declare_intrinsic(permute_name, fnty=ir.FunctionType(
             native_val, [native_val, native_idx, native_val]))
         return b.call(perm, [ir.Constant(native_val, table[:lanes]), idx,
