@@ -146,6 +146,10 @@ def fits() -> list[Fit]:
         return (mp.power(2, r) - 1) / r
 
     h32 = 1 / 32 * (1 + 2 ** -20)
+    l32 = float(mp.log(2)) / 32 * (1 + 2 ** -20)
+
+    def ln1p_t(r):
+        return (mp.log1p(r) - r + r * r / 2) / r ** 3
 
     def sin_t(z):
         r = mp.sqrt(z)
@@ -185,6 +189,12 @@ def fits() -> list[Fit]:
         Fit("LOG2Q_F32", log2q_t, lambda r: 64 * r * r * mp.log(2), *_pow_table_range(), 4, 0,
             f32),
         Fit("EXP2E_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -h32, h32, 3, 0, f32),
+        # the float64 pow of vecblocks.py: ln(1+r) = r - r^2/2 + r^3 p(r) on the same reduced
+        # range, weighted by |w| <= 745 (relative error of ln x near 1 times the largest
+        # finite y ln x); e^r = 1 + r + r^2 e(r), |r| <= ln2/32
+        Fit("LN1P_F64", ln1p_t, lambda r: 745 * abs(r) ** 3 / abs(mp.log1p(r)),
+            *_pow_table_range(64), 9, 0, f64),
+        Fit("EXPM1_F64", exp_t, lambda r: r * r / mp.exp(r), -l32, l32, 5, 0, f64),
         # tanh(x) = x + x^3 q(x^2), |x| < TANH_SPLIT (float32: TANH_SPLIT_F32)
         Fit("TANH_F64", tanh_t, rel(tanh_t), 0, TANH_SPLIT ** 2, 12, 0, f64),
         Fit("TANH_F32", tanh_t, tanh_w, 0, TANH_SPLIT_F32 ** 2, 7, 0, f32),
@@ -205,13 +215,33 @@ def fits() -> list[Fit]:
     ]
 
 
-def _pow_table_range() -> tuple[float, float]:
-    """The range of r = z/c - 1 over vecblocks' pow table (slightly widened)."""
+def _pow_table_range(bits: int = 32) -> tuple[float, float]:
+    """The range of r = z/c - 1 over vecblocks' float32 or float64 pow table (widened)."""
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-    from functrace.backend.vecblocks import pow_table_f32
+    from functrace.backend import vecblocks
 
-    lo, hi = pow_table_f32()[-1]
+    table = vecblocks.pow_table_f32() if bits == 32 else vecblocks.pow_table_f64()
+    lo, hi = table[-1]
     return lo * (1 + 2 ** -20), hi * (1 + 2 ** -20)
+
+
+def pow_constants_f64() -> dict[str, list[float]]:
+    """The float64 pow's double-double constants: ln c for its 1/c table and 2^(j/16), each as
+    (hi, lo), and ln2/16 split so that n * hi is exact for |n| < 2^15."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    from functrace.backend.vecblocks import pow_table_f64
+
+    def split(v):
+        hi = float(v)
+        return hi, float(v - mp.mpf(hi))
+
+    ln_c = [split(-mp.log(mp.mpf(ic))) for ic in pow_table_f64()[0]]
+    exp2 = [split(mp.power(2, mp.mpf(j) / 16)) for j in range(16)]
+    l16 = mp.log(2) / 16
+    l16_hi = float(mp.mpf(int(l16 * 2 ** 42)) / 2 ** 42)
+    return {"POW_LN_C_HI_F64": [h for h, _ in ln_c], "POW_LN_C_LO_F64": [lo for _, lo in ln_c],
+            "POW_EXP2_HI_F64": [h for h, _ in exp2], "POW_EXP2_LO_F64": [lo for _, lo in exp2],
+            "POW_LN2_16_F64": [l16_hi, float(l16 - mp.mpf(l16_hi))]}
 
 
 TANH_SPLIT = 0.625  # |x| below: odd polynomial; above: 1 - 2/(exp(2|x|) + 1)
@@ -313,6 +343,10 @@ def main(names: list[str]) -> None:
             lo = float(coeffs[0] - mp.mpf(rc[0]))
             print(f"{fit.name}_C1_LO = {lo!r}")
         sys.stdout.flush()
+    if not names or "POW_CONST" in names:
+        print("# pow_constants_f64(): double-double tables of the float64 pow (vecblocks.py)")
+        for name, values in pow_constants_f64().items():
+            print(_tuple_source(name, values))
     if not names or "TANH_TABLE" in names:
         shifts, tables = tanh_table_f32()
         print("# tanh_table_f32(): float32 piecewise tanh (vecblocks.py)")

@@ -26,6 +26,8 @@ from numba.extending import intrinsic
 
 from .vecmath import (
     _F,
+    _LN2_HI,
+    _LN2_LO,
     VECTOR_MATH,
     _bits,
     _fma,
@@ -35,12 +37,14 @@ from .vecmath import (
     _split_f64,
     log_f64,
     pow_f32,
+    pow_f64,
     trig_block_f32,
     trig_block_f64,
 )
-from .vtable import IN_REGISTER, table_lookup
+from .vtable import IN_REGISTER, scalef, table_lookup
 
 __all__ = ["BLOCK_KERNELS", "INLINE_MATH", "log_block_f64", "pow_block_f32", "pow_table_f32",
+           "pow_block_f64", "pow_table_f64",
            "tanh_table_f32", "trig_block_f32", "trig_block_f64"]
 
 _kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -263,6 +267,163 @@ def pow_block_f32(xs, ys, dst, n):
                 dst[i] = pow_f32(xs[i], ys[i])
 
 
+# --- pow, float64 -----------------------------------------------------------------------------
+# x**y = e**(y ln x) with ln x and y ln x as double-doubles (~2^-64 relative: |y ln x| reaches
+# 745 before the result over/underflows) and two in-register 16-entry tables:
+#  - ln x = k ln2 + ln c + ln(1 + r), 1/c from the table by the top mantissa bits (the reduction
+#    of the float32 kernel, in float64), r = z/c - 1 exact as r_hi + p_lo, |r| <= 1/32,
+#    ln(1 + r) = r - r^2/2 (double-double) + r^3 p(r);
+#  - e**w = 2**(n/16) e**rw, n = round(16 w/ln2), 2**(n/16) (hi + lo) from a table, a degree-6
+#    polynomial, then scalef (vscalefpd: overflow and subnormal results correctly rounded).
+# Fast path: positive normal x, |y| <= 2^20 (beyond, |y ln x| could overflow the rounding
+# shifter's range); the rest goes to vecmath.pow_f64 in the fix-up pass. Measured within 0.64
+# ulp (mpmath reference).
+
+_POW_OFF64 = 0x3FE6800000000000  # as _POW_OFF32: z in [0.703125, 1.40625)
+_POW_Y_MAX_BITS64 = 0x4130000000000000  # 2^20
+_F64_NORMAL_BITS = 0x0010000000000000
+_F64_INF_BITS = 0x7FF0000000000000
+_SHIFT52 = 1.5 * 2.0 ** 52
+
+
+def pow_table_f64() -> tuple[list[float], tuple[float, float]]:
+    """pow_block_f64's 1/c table (the midpoints' reciprocals; 1 around 1) and the range of
+    r = z/c - 1."""
+    inv_c, r_lo, r_hi = [], 0.0, 0.0
+    for j in range(16):
+        lo = float(np.int64(_POW_OFF64 + (j << 48)).view(np.float64))
+        hi = float(np.int64(_POW_OFF64 + ((j + 1) << 48)).view(np.float64))
+        ic = 1.0 if lo <= 1.0 < hi else 2.0 / (lo + hi)
+        inv_c.append(ic)
+        r_lo, r_hi = min(r_lo, lo * ic - 1.0), max(r_hi, hi * ic - 1.0)
+    return inv_c, (r_lo, r_hi)
+
+
+# From fit_vecmath.py, as all below.
+# LN1P_F64: 9 coefficients on [-0.0294118, 0.03125], minimax 0.0148 ulp, rounded 0.025 ulp
+LN1P_F64 = (
+    0.3333333333333333, -0.24999999999999387, 0.2000000000002435, -0.16666666672114072,
+    0.14285714188153417, -0.12499983894160954, 0.11111254644720402, -0.10019499442974321,
+    0.09026997375041705,
+)
+# EXPM1_F64: 5 coefficients on [-0.0216609, 0.0216609], minimax 0.105 ulp, rounded 0.105 ulp
+EXPM1_F64 = (
+    0.49999999999999606, 0.16666666664417962, 0.0416666666932504, 0.008333471921012999,
+    0.001388859405524115,
+)
+# pow_constants_f64(): double-double tables of the float64 pow (vecblocks.py)
+POW_LN_C_HI_F64 = (
+    -0.3302416868705768, -0.28768207245178085, -0.2468600779315258, -0.20763936477824455,
+    -0.16989903679539742, -0.13353139262452257, -0.09844007281325251, -0.06453852113757116,
+    -0.03174869831458027, 0.0, 0.060624621816434854, 0.11778303565638351, 0.17185025692665928,
+    0.2231435513142097, 0.2719337154836418, 0.3184537311185346,
+)
+POW_LN_C_LO_F64 = (
+    -1.6927253978145054e-17, -2.6071606164425637e-17, -6.678539813576451e-18,
+    -1.2053243216686127e-17, 4.868008764439086e-19, 3.664457663660086e-18, 4.439009633675136e-18,
+    6.470486661692933e-18, -3.0382263084680854e-18, 0.0, 2.6424025938726934e-18,
+    -1.1971685747593662e-18, -6.022453821011369e-18, -9.091270597324798e-18,
+    7.833196376974436e-19, -6.407962483026777e-19,
+)
+POW_EXP2_HI_F64 = (
+    1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916, 1.189207115002721,
+    1.241857812073484, 1.2968395546510096, 1.3542555469368927, 1.4142135623730951,
+    1.4768261459394993, 1.5422108254079407, 1.6104903319492543, 1.681792830507429,
+    1.7562521603732995, 1.8340080864093424, 1.9152065613971474,
+)
+POW_EXP2_LO_F64 = (
+    0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408e-17,
+    3.982015231465646e-17, 4.658027591836937e-17, 2.5382502794888315e-17, 7.70094837980299e-17,
+    -9.667293313452913e-17, -3.483994556892796e-17, 7.949834809697621e-17, 2.4707192569797888e-17,
+    8.199010020581497e-17, 2.960140695448873e-17, 3.283107224245627e-17, -1.0619946056195963e-16,
+)
+POW_LN2_16_F64 = (
+    0.04332169878489367, 1.0291218489310676e-13,
+)
+
+_inv_c64 = table_lookup(pow_table_f64()[0], np.float64)
+_ln_c_hi, _ln_c_lo, _exp2_hi64, _exp2_lo64 = (
+    table_lookup(t, np.float64) for t in (POW_LN_C_HI_F64, POW_LN_C_LO_F64, POW_EXP2_HI_F64,
+                                          POW_EXP2_LO_F64))
+_LN2_16_HI, _LN2_16_LO = POW_LN2_16_F64
+_INV_LN2_16 = 16 / math.log(2)  # any rounding: it only chooses n
+
+
+@intrinsic
+def _pow_split_f64(typingctx, x):
+    """x = 2**k * z for a positive normal float64: (k as float64, z, table index)."""
+    if x != types.float64:
+        return None
+    sig = types.Tuple((types.float64, types.float64, types.int64))(x)
+
+    def codegen(context, builder, sig, args):
+        i64, f64 = ir.IntType(64), ir.DoubleType()
+        ix = builder.bitcast(args[0], i64)
+        t = builder.sub(ix, i64(_POW_OFF64))
+        k = builder.ashr(t, i64(52))
+        z = builder.bitcast(builder.sub(ix, builder.shl(k, i64(52))), f64)
+        return context.make_tuple(builder, sig.return_type,
+                                  (builder.sitofp(k, f64), z, builder.ashr(t, i64(48))))
+
+    return sig, codegen
+
+
+@_njit
+def _pow_fast_f64(x, y):
+    """x**y for a positive normal float64 x and |y| <= 2^20."""
+    kf, z, j = _pow_split_f64(x)
+    ic = _inv_c64(j)
+    p_hi = z * ic  # z/c = p_hi + p_lo exactly, so r = r_hi + p_lo exactly
+    p_lo = _fma(z, ic, -p_hi)
+    r_hi = p_hi - 1.0
+    r = r_hi + p_lo
+    half_r = 0.5 * r_hi
+    sq_hi = half_r * r_hi  # r^2/2 = sq_hi + sq_lo (the p_lo^2 term is below 2^-100)
+    sq_lo = _fma(r_hi, p_lo, _fma(half_r, r_hi, -sq_hi))
+    t_hi = r_hi - sq_hi
+    t_lo = ((r_hi - t_hi) - sq_hi) + (p_lo - sq_lo + r * r * r * _horner(r, LN1P_F64))
+    # ln x = k ln2 + ln c + t as hi + lo; |k ln2| > |ln c| > |t| wherever they are non-zero
+    c_hi = _ln_c_hi(j)
+    s1 = _fma(kf, _LN2_HI, c_hi)  # k * _LN2_HI is exact
+    e1 = c_hi - _fma(kf, -_LN2_HI, s1)
+    s2 = s1 + t_hi
+    e2 = t_hi - (s2 - s1)
+    g_lo = (e1 + e2) + (_fma(kf, _LN2_LO, _ln_c_lo(j)) + t_lo)
+    g_hi = s2 + g_lo
+    g_lo = g_lo - (g_hi - s2)
+    w_hi = y * g_hi
+    w_lo = _fma(y, g_lo, _fma(y, g_hi, -w_hi))
+    u = _fma(w_hi, _INV_LN2_16, _SHIFT52)
+    n = u - _SHIFT52
+    rw = _fma(-n, _LN2_16_LO, _fma(-n, _LN2_16_HI, w_hi)) + w_lo  # |rw| <= ln2/32 (+ w_lo)
+    em1 = _fma(rw * rw, _horner(rw, EXPM1_F64), rw)  # e**rw - 1
+    ju = _bits(u)  # its low 4 bits: n mod 16
+    t_h = _exp2_hi64(ju)
+    return scalef(t_h + _fma(t_h, em1, _exp2_lo64(ju)), n * 0.0625)
+
+
+@_kernel
+def pow_block_f64(xs, ys, dst, n):
+    """dst[:n] = xs[:n] ** ys[:n] for float64 arrays (NumPy's np.power, special cases too)."""
+    lo = _F64_INF_BITS
+    hi = 0
+    y_hi = 0
+    for i in range(n):
+        x = xs[i]
+        y = ys[i]
+        dst[i] = _pow_fast_f64(x, y)
+        xb = _bits(x)
+        lo = min(lo, xb)
+        hi = max(hi, xb)
+        y_hi = max(y_hi, _bits(abs(y)))
+    if (lo < _F64_NORMAL_BITS) | (hi >= _F64_INF_BITS) | (y_hi > _POW_Y_MAX_BITS64):
+        for i in range(n):
+            xb = _bits(xs[i])
+            if (xb < _F64_NORMAL_BITS) | (xb >= _F64_INF_BITS) | (
+                    _bits(abs(ys[i])) > _POW_Y_MAX_BITS64):
+                dst[i] = pow_f64(xs[i], ys[i])
+
+
 # --- tanh, float32 ----------------------------------------------------------------------------
 # Piecewise polynomials (as NumPy's AVX-512 tanhf): |x| in 32 intervals, a quarter binade each
 # from 2^-4 * 1.25 up (interval 0 is [0, 0.078125), interval 31 is [14, inf)), found from the
@@ -401,6 +562,7 @@ BLOCK_KERNELS: dict[tuple[str, np.dtype], tuple[object, tuple[int, ...]]] = {
     ("cos", np.dtype(np.float64)): (trig_block_f64, (1,)),
     ("log", np.dtype(np.float64)): (log_block_f64, ()),
     ("pow", np.dtype(np.float32)): (pow_block_f32, ()),
+    ("pow", np.dtype(np.float64)): (pow_block_f64, ()),
 }
 """(primitive name, dtype) -> (kernel, extra arguments): the code generator runs these
 elementwise primitives as ``kernel(*input_blocks, output_block, n, *extra)``."""

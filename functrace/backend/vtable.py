@@ -24,7 +24,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["IN_REGISTER", "table_lookup"]
+__all__ = ["IN_REGISTER", "scalef", "table_lookup"]
 
 
 def _has_avx512f() -> bool:
@@ -230,3 +230,40 @@ def table_lookup(values: Sequence[float], dtype) -> intrinsic:
         return result_type(i), codegen
 
     return lookup
+
+
+_SCALEF = {np.dtype(np.float64): ("llvm.x86.avx512.mask.scalef.pd.512", 8),
+           np.dtype(np.float32): ("llvm.x86.avx512.mask.scalef.ps.512", 16)}
+
+
+@intrinsic
+def scalef(typingctx, m, e):
+    """m * 2**floor(e) for floats of one type, correctly rounded into overflow and subnormals:
+    AVX-512's vscalefpd/ps, one instruction where ``ldexp`` needs the exponent converted to an
+    integer first. ``e`` must be finite and within +-2**31."""
+    if m != e or m not in (types.float64, types.float32):
+        return None
+    dtype = np.dtype(np.float64 if m == types.float64 else np.float32)
+    fty = ir.DoubleType() if dtype == np.float64 else ir.FloatType()
+    name_v, lanes = _SCALEF[dtype]
+
+    def native(b: ir.IRBuilder, args) -> ir.Value:
+        vty = ir.VectorType(fty, lanes)
+        mask = ir.IntType(lanes)
+        fn = b.module.declare_intrinsic(name_v, fnty=ir.FunctionType(
+            vty, [vty, vty, vty, mask, _I32]))
+        return b.call(fn, [args[0], args[1], ir.Constant(vty, [0.0] * lanes),
+                           ir.Constant(mask, -1), _I32(4)])  # 4: the current rounding mode
+
+    def portable(b: ir.IRBuilder, args) -> ir.Value:
+        floor = b.module.declare_intrinsic("llvm.floor", [fty])
+        ldexp = b.module.declare_intrinsic("llvm.ldexp", [fty, _I32],
+                                           fnty=ir.FunctionType(fty, [fty, _I32]))
+        return b.call(ldexp, [args[0], b.fptosi(b.call(floor, [args[1]]), _I32)])
+
+    def codegen(context, builder, sig, args):
+        fn = _vectorised_function(builder.module, f"functrace_scalef_{dtype.name}", fty,
+                                  [fty, fty], lanes, native, portable)
+        return builder.call(fn, args)
+
+    return m(m, e), codegen
