@@ -32,9 +32,16 @@ from .vecmath import (
     _bits,
     _fma,
     _horner,
+    _log1p_core_f32,
+    _log1p_core_f64,
+    _log_kernel_f32,
     _log_kernel_f64,
     _njit,
+    _split_f32,
     _split_f64,
+    log1p_f32,
+    log1p_f64,
+    log_f32,
     log_f64,
     pow_f32,
     pow_f64,
@@ -43,7 +50,8 @@ from .vecmath import (
 )
 from .vtable import IN_REGISTER, scalef, table_lookup
 
-__all__ = ["BLOCK_KERNELS", "INLINE_MATH", "log_block_f64", "pow_block_f32", "pow_table_f32",
+__all__ = ["BLOCK_KERNELS", "INLINE_MATH", "log1p_block_f32", "log1p_block_f64",
+           "log_block_f32", "log_block_f64", "pow_block_f32", "pow_table_f32",
            "pow_block_f64", "pow_table_f64",
            "tanh_table_f32", "trig_block_f32", "trig_block_f64"]
 
@@ -106,6 +114,87 @@ def log_block_f64(src, dst, n):
             b = _bits(src[i])
             if (b < _POS_NORMAL_BITS) | (b >= _INF_BITS):
                 dst[i] = log_f64(src[i])
+
+
+# --- log1p, and log float32 -------------------------------------------------------------------
+# Same shape as log_block_f64: ordinary arguments are those whose 1 + x is positive, normal and
+# finite (x > -1 finite: 1 + x >= 2^-53 there); zero keeps its sign through a select.
+
+_F32_NORMAL_BITS = 0x00800000
+_F32_INF_BITS = 0x7F800000
+
+
+@_njit
+def _log1p_fast_f64(x):
+    res = _log1p_core_f64(x)
+    return x if x == 0.0 else res  # log1p(-0) = -0
+
+
+@_kernel
+def log1p_block_f64(src, dst, n):
+    """dst[:n] = log1p(src[:n]) for float64 arrays."""
+    lo = _INF_BITS
+    hi = 0
+    for i in range(n):
+        x = src[i]
+        dst[i] = _log1p_fast_f64(x)
+        b = _bits(x + 1.0)
+        lo = min(lo, b)
+        hi = max(hi, b)
+    if (lo < _POS_NORMAL_BITS) | (hi >= _INF_BITS):
+        for i in range(n):
+            b = _bits(src[i] + 1.0)
+            if (b < _POS_NORMAL_BITS) | (b >= _INF_BITS):
+                dst[i] = log1p_f64(src[i])
+
+
+@_njit
+def _log1p_fast_f32(x):
+    res = _log1p_core_f32(x)
+    return x if x == _F(0.0) else res
+
+
+@_kernel
+def log1p_block_f32(src, dst, n):
+    """dst[:n] = log1p(src[:n]) for float32 arrays."""
+    lo = _I32(_F32_INF_BITS)
+    hi = _I32(0)
+    for i in range(n):
+        x = src[i]
+        dst[i] = _log1p_fast_f32(x)
+        b = _bits(x + _F(1.0))
+        lo = min(lo, b)
+        hi = max(hi, b)
+    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)):
+        for i in range(n):
+            b = _bits(src[i] + _F(1.0))
+            if (b < _I32(_F32_NORMAL_BITS)) | (b >= _I32(_F32_INF_BITS)):
+                dst[i] = log1p_f32(src[i])
+
+
+@_njit
+def _log_fast_f32(x):
+    """log x for a positive, normal, finite float32."""
+    e, m, _ = _split_f32(x)
+    return _log_kernel_f32(m - _F(1.0), e, _F(0.0))
+
+
+@_kernel
+def log_block_f32(src, dst, n):
+    """dst[:n] = log(src[:n]) for float32 arrays."""
+    lo = _I32(_F32_INF_BITS)
+    hi = _I32(0)
+    for i in range(n):
+        x = src[i]
+        dst[i] = _log_fast_f32(x)
+        b = _bits(x)
+        lo = min(lo, b)
+        hi = max(hi, b)
+    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)):
+        for i in range(n):
+            b = _bits(src[i])
+            if (b < _I32(_F32_NORMAL_BITS)) | (b >= _I32(_F32_INF_BITS)):
+                dst[i] = log_f32(src[i])
 
 
 # --- pow, float32 -----------------------------------------------------------------------------
@@ -236,10 +325,6 @@ def _pow_fast_f32(x, y):
     t_hi = _exp2_hi(ju)
     m = t_hi + _fma(t_hi, rw * _horner(rw, _EXP2E), _exp2_lo(ju))
     return _ldexp_shifted_f32(m, u)
-
-
-_F32_NORMAL_BITS = 0x00800000
-_F32_INF_BITS = 0x7F800000
 
 
 @_kernel
@@ -561,6 +646,9 @@ BLOCK_KERNELS: dict[tuple[str, np.dtype], tuple[object, tuple[int, ...]]] = {
     ("sin", np.dtype(np.float64)): (trig_block_f64, (0,)),
     ("cos", np.dtype(np.float64)): (trig_block_f64, (1,)),
     ("log", np.dtype(np.float64)): (log_block_f64, ()),
+    ("log", np.dtype(np.float32)): (log_block_f32, ()),
+    ("log1p", np.dtype(np.float64)): (log1p_block_f64, ()),
+    ("log1p", np.dtype(np.float32)): (log1p_block_f32, ()),
     ("pow", np.dtype(np.float32)): (pow_block_f32, ()),
     ("pow", np.dtype(np.float64)): (pow_block_f64, ()),
 }
