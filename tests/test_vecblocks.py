@@ -254,6 +254,48 @@ def test_table_lookup_values_and_wrapping():
         assert "masked.gather" not in ir_text and "vpermi2var" in ir_text
 
 
+@numba.njit(error_model="numpy")
+def _scalef_all(m, e, out):
+    for i in range(m.shape[0]):
+        out[i] = vtable.scalef(m[i], e[i])
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["f64", "f32"])
+def test_scalef_is_ldexp_by_the_floor(dtype):
+    # correctly rounded into overflow and the subnormals, like ldexp
+    rng = np.random.default_rng(9)
+    m = rng.uniform(-2, 2, 4099).astype(dtype)
+    e = rng.uniform(-1200, 1200, m.size).astype(dtype)
+    e[:4] = [-150.5, -149.0, 127.9, 128.0]
+    out = np.empty_like(m)
+    _scalef_all(m, e, out)
+    with np.errstate(over="ignore"):
+        want = np.ldexp(m, np.floor(e).astype(np.int32))
+    assert same_value(out, want).all()
+
+
+def test_without_avx512_tables_are_memory_reads(monkeypatch):
+    # other CPUs: the same results through plain loads (and ldexp for scalef), no permutes
+    monkeypatch.setattr(vtable, "IN_REGISTER", False)
+    lookup = vtable.table_lookup([3.0 + k for k in range(16)], np.float64)
+
+    @numba.njit(error_model="numpy")
+    def loop(idx, e, out):
+        for i in range(idx.shape[0]):
+            out[i] = vtable.scalef(lookup(idx[i]), e[i])
+
+    idx = np.arange(-40, 40)
+    e = np.linspace(-1100.5, 1100.5, idx.size)
+    out = np.empty(idx.size)
+    loop(idx, e, out)
+    with np.errstate(over="ignore"):
+        want = np.ldexp(3.0 + idx % 16, np.floor(e).astype(np.int32))
+    np.testing.assert_array_equal(out, want)
+    ir_text = loop.inspect_llvm(loop.signatures[0])
+    assert "vpermi2var" not in ir_text and "scalef" not in ir_text.replace(
+        "functrace_scalef", "")
+
+
 def test_table_lookup_rejects_bad_tables():
     with pytest.raises(ValueError, match="power-of-two length of at most 16"):
         vtable.table_lookup([1.0] * 17, np.float64)

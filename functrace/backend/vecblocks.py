@@ -649,8 +649,6 @@ BLOCK_KERNELS: dict[tuple[str, np.dtype], tuple[object, tuple[int, ...]]] = {
     ("log", np.dtype(np.float32)): (log_block_f32, ()),
     ("log1p", np.dtype(np.float64)): (log1p_block_f64, ()),
     ("log1p", np.dtype(np.float32)): (log1p_block_f32, ()),
-    ("pow", np.dtype(np.float32)): (pow_block_f32, ()),
-    ("pow", np.dtype(np.float64)): (pow_block_f64, ()),
 }
 """(primitive name, dtype) -> (kernel, extra arguments): the code generator runs these
 elementwise primitives as ``kernel(*input_blocks, output_block, n, *extra)``."""
@@ -660,4 +658,8 @@ INLINE_MATH: dict[str, dict[np.dtype, object]] = {
 """What the code generator inlines into fused loops: ``vecmath.VECTOR_MATH``, with the
 table-driven versions where the tables stay in registers."""
 if IN_REGISTER:
+    # without in-register tables (no AVX-512), the table reads would be memory loads (gathers
+    # once vectorised): vecmath's table-free functions are faster there
     INLINE_MATH["tanh"][np.dtype(np.float32)] = tanh_table_f32
+    BLOCK_KERNELS[("pow", np.dtype(np.float32))] = (pow_block_f32, ())
+    BLOCK_KERNELS[("pow", np.dtype(np.float64))] = (pow_block_f64, ())
