@@ -6,8 +6,10 @@ loop calling ``math.*`` (libm, one element at a time), and a Numba loop calling 
 code generator inlines ("vecmath": vecmath's, or a table-driven one); where ``vecblocks`` has a
 block kernel (what the code generator runs in large fused loops: a fast path over blocks of
 1024, the special cases patched afterwards) also that kernel ("block"), which the speedup column
-then uses. Medians (or minima) over interleaved repetitions, in ns/element. Run pinned to one
-core (``--help`` for the options):
+then uses; and "jit", ``functrace.jit`` of the lax primitive on the same arrays (the code
+generator's whole route: block buffers, output allocation, call), compared with the NumPy ufunc
+allocating its result too. Medians (or minima) over
+interleaved repetitions, in ns/element. Run pinned to one core (``--help`` for the options):
 
     taskset -c 1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
         /work/venv/bin/python benchmarks/bench_vecmath.py [names...] [--repeats 31]
@@ -27,6 +29,8 @@ import time
 import numba
 import numpy as np
 
+import functrace
+from functrace import lax
 from functrace.backend.vecblocks import BLOCK_KERNELS, INLINE_MATH
 
 N = 10**6
@@ -135,6 +139,12 @@ def bench(name: str, dtype, repeats: int = REPEATS, stat=statistics.median) -> d
     if (name, np.dtype(dtype)) in BLOCK_KERNELS:
         blk_loop = _block_loop(*BLOCK_KERNELS[(name, np.dtype(dtype))], len(args))
         runners["block"] = lambda: blk_loop(*args, out)
+    op = getattr(lax, name, None)
+    if op is not None:  # the whole route: jit of the primitive, output allocation included
+        jitted = functrace.jit(op)
+        runners["jit"] = lambda: jitted(*args)
+        if NUMPY.get(name) is not None:  # compared with NumPy allocating its result too
+            runners["numpy alloc"] = lambda: NUMPY[name](*args)
     for run in runners.values():  # compile and warm up
         run()
     times: dict[str, list[float]] = {k: [] for k in runners}
@@ -162,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     dtypes = args.dtype or ["float64", "float32"]
     stat = statistics.median if args.stat == "median" else min
     print(f"{'function':10s} {'dtype':8s} {'numpy':>8s} {'numba+libm':>11s} {'vecmath':>8s}"
-          f" {'block':>8s} {'speedup vs numpy':>17s}   (ns/element, N={N}, {args.stat} of"
-          f" {args.repeats})")
+          f" {'block':>8s} {'jit':>8s} {'speedup vs numpy':>17s} {'jit vs numpy':>13s}   "
+          f"(ns/element, N={N}, {args.stat} of {args.repeats})")
     for name in names:
         for dtype in dtypes:
             r = bench(name, dtype, args.repeats, stat)
@@ -171,8 +181,12 @@ def main(argv: list[str] | None = None) -> None:
             ratio = f"{r['numpy'] / ours:.2f}x" if "numpy" in r else "-"
             cols = [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("numpy",)]
             cols.append(f"{r['numba+libm']:11.3f}" if "numba+libm" in r else f"{'-':>11s}")
-            cols += [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}" for k in ("vecmath", "block")]
-            print(f"{name:10s} {np.dtype(dtype).name:8s} {' '.join(cols)} {ratio:>17s}")
+            cols += [f"{r[k]:8.3f}" if k in r else f"{'-':>8s}"
+                     for k in ("vecmath", "block", "jit")]
+            jit_ratio = (f"{r['numpy alloc'] / r['jit']:.2f}x" if "numpy alloc" in r and "jit" in r
+                         else "-")
+            print(f"{name:10s} {np.dtype(dtype).name:8s} {' '.join(cols)} {ratio:>17s}"
+                  f" {jit_ratio:>13s}")
             sys.stdout.flush()
 
 

@@ -145,7 +145,6 @@ def fits() -> list[Fit]:
     def exp2m1r_t(r):
         return (mp.power(2, r) - 1) / r
 
-    h32 = 1 / 32 * (1 + 2 ** -20)
     l32 = float(mp.log(2)) / 32 * (1 + 2 ** -20)
 
     def ln1p_t(r):
@@ -185,10 +184,11 @@ def fits() -> list[Fit]:
             0.5 * (1 + 2 ** -20), 7, 0, f32, f64),
         # the table-driven float32 pow of vecblocks.py, in float32: log2(1+r) = r/ln2 + r^2 q(r)
         # on the reduced range of its 16-entry 1/c table, weighted by 64 ln2 r^2 (the result's
-        # error at its largest fast-path exponent, |y| = 64); 2^r = 1 + r e(r), |r| <= 1/32
+        # error at its largest fast-path exponent, |y| = 64); 2^r = 1 + r e(r), |r| < 0.08
+        # (1/32 from the rounding of w, plus y times the low part of log2 x)
         Fit("LOG2Q_F32", log2q_t, lambda r: 64 * r * r * mp.log(2), *_pow_table_range(), 4, 0,
             f32),
-        Fit("EXP2E_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -h32, h32, 3, 0, f32),
+        Fit("EXP2E_F32", exp2m1r_t, lambda r: abs(r) / mp.power(2, r), -0.08, 0.08, 4, 0, f32),
         # the float64 pow of vecblocks.py: ln(1+r) = r - r^2/2 + r^3 p(r) on the same reduced
         # range, weighted by |w| <= 745 (relative error of ln x near 1 times the largest
         # finite y ln x); e^r = 1 + r + r^2 e(r), |r| <= ln2/32

@@ -659,12 +659,23 @@ class Generator:
                 if (isinstance(a, Var) and not self.is_register(a, G)
                         and self.mat.get(a) == "array" and a.aval.shape == S):
                     direct[m, k] = f"{self.name(a)}[{', '.join(idx[:-1] + ['j0:'])}]"
+        # ...and write their result straight into its array when that is a fresh one of the
+        # loop's shape (not an operand's buffer taken over in place: the kernel writes a whole
+        # block before later phases read the operands of its elements)
+        direct_out: dict[int, str] = {}
+        for m, (pre_t, fn, post_t) in vec.items():
+            v = self.eqns[m].outvars[0]
+            if (pre_t is None and post_t is None and not fn.startswith("u_a")
+                    and self.mat.get(v) == "array" and v.aval.shape == S
+                    and v not in self.written_in_place):
+                direct_out[m] = f"{self.name(v)}[{', '.join(idx[:-1] + ['j0:'])}]"
         for m, (_, _, post_t) in vec.items():
             v = self.eqns[m].outvars[0]
             dt = _np_dtype(v.aval.dtype)
             bout = f"bo{self.vid(v)}"
-            setup.append(f"{bout} = np.empty({B}, {dt})")
-            keep.append(bout)
+            if m not in direct_out:
+                setup.append(f"{bout} = np.empty({B}, {dt})")
+                keep.append(bout)
             for k in range(len(self.eqns[m].invars)):
                 if (m, k) not in direct:
                     setup.append(f"{self._block_input(v, k)} = np.empty({B}, {dt})")
@@ -709,6 +720,8 @@ class Generator:
                         src = self._block_input(v, k)
                         phases[q].append(f"{src}[jj] = {x}")
                     srcs.append(src)
+                if m in direct_out:
+                    calls[q].append(f"bo{self.vid(v)} = {direct_out[m]}")
                 calls[q] += fn.format(i=", ".join(srcs), o=f"bo{self.vid(v)}").split("\n")
             elif self.kind[m] == "elementwise":
                 v = e.outvars[0]
@@ -721,8 +734,10 @@ class Generator:
                 self.emit_reduce(e, idx, pre, post, body)
                 phases[q].extend(body)
         self._phase = final
+        already_stored = {self.eqns[m].outvars[0] for m in direct_out}
         for v in stored:
-            phases[final].append(self.store(v, self.read(v, idx), idx))
+            if v not in already_stored:
+                phases[final].append(self.store(v, self.read(v, idx), idx))
         self._phase = None
         self._group = None
         lines = list(alloc) + setup
@@ -852,6 +867,7 @@ class Generator:
         # reused nor written in place while it is alive.
         held: dict[Var, list[str]] = {}
         self.alias_of: dict[Var, set[Var]] = {}  # the values whose memory a value may share
+        self.written_in_place: set[Var] = set()  # values given the buffer of a dying operand
         stmts: list[Stmt] = []
 
         def hold(v: Var, sources: list[Var]) -> None:
@@ -882,6 +898,7 @@ class Generator:
                 if ru is not None and ru in reusable and live[ru] == 1 and \
                         u.aval.dtype == v.aval.dtype and u.aval.shape == v.aval.shape:
                     inplace.remove(u)
+                    self.written_in_place.add(v)
                     return take(v, ru)
             if free[key]:
                 return take(v, free[key].pop())
