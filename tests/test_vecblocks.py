@@ -20,6 +20,7 @@ from test_vecmath import (
     MAX_ULP,
     NP64,
     assert_ulp,
+    expected_special,
     mp_reference,
     np_ulp_errors,
     pow_samples,
@@ -30,7 +31,7 @@ from test_vecmath import (
 )
 
 import functrace as ft
-import functrace.numpy as fnp
+from functrace import lax
 from functrace.backend import vtable
 from functrace.backend.vecblocks import BLOCK_KERNELS, INLINE_MATH, pow_table_f32
 from functrace.backend.vecmath import VECTOR_MATH
@@ -52,6 +53,8 @@ def run_block(name: str, *args: np.ndarray, block: int = 1024) -> np.ndarray:
 
 
 def _numpy(name: str, *args: np.ndarray) -> np.ndarray:
+    if name == "erf":  # NumPy has no erf: SciPy's, or math.erf elementwise
+        return expected_special("erf", *args)
     with np.errstate(all="ignore"):
         return np.power(*args) if name == "pow" else getattr(np, name)(*args)
 
@@ -102,7 +105,11 @@ def test_special_values_match_numpy(name, dtype):
     # whole vectors of one special value
     for value in (0.0, -0.0, np.inf, np.nan, -1.0):
         same = [np.full(64, value, dtype)] + [np.full(64, 2.5, dtype)] * (len(args) - 1)
-        assert same_value(run_block(name, *same), _numpy(name, *same)).all()
+        got, want = run_block(name, *same), _numpy(name, *same)
+        if np.isfinite(want[0]) and want[0] != 0:  # an ordinary result (erf(-1)): 2 ulp
+            assert (np.abs(got - want) <= MAX_ULP * np.spacing(np.abs(want))).all()
+        else:
+            assert same_value(got, want).all()
 
 
 def test_pow_float32_near_one_with_huge_exponents():
@@ -317,7 +324,7 @@ def test_code_generator_uses_block_kernels(name, dtype):
         f = ft.jit(lambda a, b: (a ** b, (a * 2) ** (b + 1) + a))
         args, want = (x, y), (_numpy("pow", x, y), _numpy("pow", x * 2, y + 1) + x)
     else:
-        fn = getattr(fnp, name)
+        fn = getattr(lax, name)
         f = ft.jit(lambda a, b: (fn(a), fn(a * b) * 2 + b))
         args, want = (x, y), (_numpy(name, x), _numpy(name, x * y) * 2 + y)
     kernel = BLOCK_KERNELS[(name, dtype)][0].py_func.__name__
