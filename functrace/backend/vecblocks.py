@@ -28,6 +28,8 @@ from .vecmath import (
     _F,
     _LN2_HI,
     _LN2_LO,
+    _TANH_SPLIT,
+    TANH_F64,
     VECTOR_MATH,
     _bits,
     _fma,
@@ -52,11 +54,12 @@ from .vecmath import (
 )
 from .vtable import IN_REGISTER, scalef, table_lookup
 
-__all__ = ["BLOCK_KERNELS", "INLINE_MATH", "erf_block_f32", "erf_block_f64", "log1p_block_f32",
-           "log1p_block_f64",
-           "log_block_f32", "log_block_f64", "pow_block_f32", "pow_table_f32",
-           "pow_block_f64", "pow_table_f64",
-           "tanh_table_f32", "trig_block_f32", "trig_block_f64"]
+__all__ = [
+    "BLOCK_KERNELS", "INLINE_MATH", "erf_block_f32", "erf_block_f64", "exp_table_f64",
+    "log1p_block_f32", "log1p_block_f64", "log_block_f32", "log_block_f64", "pow_block_f32",
+    "pow_block_f64", "pow_table_f32", "pow_table_f64", "tanh_table_f32", "tanh_table_f64",
+    "trig_block_f32", "trig_block_f64",
+]
 
 _kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
 _I32 = np.int32
@@ -513,6 +516,48 @@ def pow_block_f64(xs, ys, dst, n):
                 dst[i] = pow_f64(xs[i], ys[i])
 
 
+# --- exp and tanh, float64 ---------------------------------------------------------------------
+# The exp of the float64 pow on its own: e**x = 2**(n/16) e**r, n = round(16 x/ln2) (so
+# |r| <= ln2/32 and the polynomial has 5 coefficients instead of vecmath's 11), 2**(n/16) as
+# hi + lo from the table, and scalef for 2**floor(n/16), which also rounds overflow to inf and
+# subnormal results correctly, in hardware (vecmath's exp needs integer code and selects for
+# those). Clamping x to +-1100 first keeps the rounding shifter exact and makes -inf give 0 and
+# inf give inf; NaN passes through the clamps (minpd/maxpd return their second operand when
+# unordered) to the result. Within 1.0 ulp (0.5 for normal results).
+
+_EXP_CLAMP = 1100.0
+
+
+@_njit
+def _exp_core_f64(x):
+    """e**x for |x| <= 1100 or NaN."""
+    u = _fma(x, _INV_LN2_16, _SHIFT52)
+    n = u - _SHIFT52
+    r = _fma(-n, _LN2_16_LO, _fma(-n, _LN2_16_HI, x))
+    em1 = _fma(r * r, _horner(r, EXPM1_F64), r)
+    ju = _bits(u)
+    t_h = _exp2_hi64(ju)
+    return scalef(t_h + _fma(t_h, em1, _exp2_lo64(ju)), n * 0.0625)
+
+
+@_njit
+def exp_table_f64(x):
+    """e**x for float64 from the 2**(j/16) table (AVX-512 targets)."""
+    return _exp_core_f64(_max(-_EXP_CLAMP, _min(_EXP_CLAMP, x)))
+
+
+@_njit
+def tanh_table_f64(x):
+    """Hyperbolic tangent for float64, vecmath's tanh_f64 with the table-driven exp."""
+    ax = abs(x)
+    z = x * x
+    small = x + x * z * _horner(z, TANH_F64)
+    e = _exp_core_f64(2.0 * _min(40.0, ax))  # tanh rounds to 1 beyond 19.1; NaN passes
+    big = math.copysign(1.0 - 2.0 / (e + 1.0), x)
+    small = x if ax < 3.725290298461914e-09 else small  # 2**-28: tanh x rounds to x (keeps -0)
+    return small if ax < _TANH_SPLIT else big
+
+
 # --- tanh, float32 ----------------------------------------------------------------------------
 # Piecewise polynomials (as NumPy's AVX-512 tanhf): |x| in 32 intervals, a quarter binade each
 # from 2^-4 * 1.25 up (interval 0 is [0, 0.078125), interval 31 is [14, inf)), found from the
@@ -667,5 +712,7 @@ if IN_REGISTER:
     # without in-register tables (no AVX-512), the table reads would be memory loads (gathers
     # once vectorised): vecmath's table-free functions are faster there
     INLINE_MATH["tanh"][np.dtype(np.float32)] = tanh_table_f32
+    INLINE_MATH["tanh"][np.dtype(np.float64)] = tanh_table_f64
+    INLINE_MATH["exp"][np.dtype(np.float64)] = exp_table_f64
     BLOCK_KERNELS[("pow", np.dtype(np.float32))] = (pow_block_f32, ())
     BLOCK_KERNELS[("pow", np.dtype(np.float64))] = (pow_block_f64, ())
