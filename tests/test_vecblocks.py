@@ -372,3 +372,28 @@ def test_large_sweep(name, dtype):
             errs = (ulp_errors(got, mp_reference(name, x)) if dtype == F64 else
                     np_ulp_errors(got, NP64[name](x.astype(np.float64))))
         assert_ulp(name, x, got, errs)
+
+
+@pytest.mark.skipif(not FUZZ, reason="large sweep: set FUNCTRACE_FUZZ=1")
+@pytest.mark.parametrize(("name", "dtype"), [o for o in OVERRIDES if o[1] == F64],
+                         ids=[i for o, i in zip(OVERRIDES, OVERRIDE_IDS) if o[1] == F64])
+def test_override_float64_large_sweep(name, dtype):
+    x = samples(name, dtype, 30000, seed=1)
+    got = run_inline(name, x)
+    assert_ulp(name, x, got, ulp_errors(got, mp_reference(name, x)))
+
+
+@pytest.mark.skipif(not vtable.IN_REGISTER, reason="table-driven functions need AVX-512")
+def test_two_table_functions_in_one_loop_both_vectorise():
+    # the table functions of separately compiled callees meet in one module when Numba links
+    # them: they must merge, not be renamed away from their vector-variant attributes (which
+    # left the loop with a scalar call per element, 3.5x slower)
+    x = np.random.default_rng(10).standard_normal(3000)
+    f = ft.jit(lambda a: lax.exp(-a * a / 2) + lax.tanh(a) * a)
+    ns: dict = {}
+    exec(f.lower(x).as_text().replace("cache=True, ", ""), ns)
+    main = ns["main"]
+    np.testing.assert_allclose(main(x), np.exp(-x * x / 2) + np.tanh(x) * x, rtol=1e-15)
+    ir_text = main.inspect_llvm(main.signatures[0])
+    assert not re.search(r"@functrace_\w+\.\d", ir_text)  # no renamed copy
+    assert ir_text.count("call <8 x double> @llvm.x86.avx512.mask.scalef.pd.512") >= 2

@@ -85,6 +85,11 @@ _NATIVE = {
 _ONE_TABLE = {np.dtype(np.float64): "llvm.x86.avx512.permvar.df.512",
               np.dtype(np.float32): "llvm.x86.avx512.permvar.sf.512"}
 _I32 = ir.IntType(32)
+# Every module using a table defines its functions, under a name derived from the table's
+# contents; when Numba links modules together, one-definition linkage merges the copies.
+# (Internal linkage made the linker rename the second copy, which then no longer matched the
+# names in its vector-function-abi-variant attribute: its calls stayed scalar, 3.5x slower.)
+_LINKAGE = "linkonce_odr"
 
 
 def _mask(indices) -> ir.Constant:
@@ -121,7 +126,7 @@ def _vectorised_function(mod: ir.Module, name: str, ret: ir.Type, params: list[i
         fn = ir.Function(mod, ir.FunctionType(ir.VectorType(ret, n),
                                               [ir.VectorType(p, n) for p in params]),
                          f"{name}_v{n}")
-        fn.linkage = "internal"
+        fn.linkage = _LINKAGE
         fn.attributes.add("alwaysinline")
         b = ir.IRBuilder(fn.append_basic_block())
         if n <= lanes:  # widen, compute, narrow
@@ -142,23 +147,18 @@ def _vectorised_function(mod: ir.Module, name: str, ret: ir.Type, params: list[i
         _keep_alive(mod, fn)
 
     fn = ir.Function(mod, ir.FunctionType(ret, params), name)
-    fn.linkage = "internal"
+    fn.linkage = _LINKAGE
     # noinline: the loop vectorizer must see the call (inlined, it would see scalar code: for a
     # table, a load, which vectorises into a gather)
     for attr in ("noinline", "nounwind", "readnone"):
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block())
+    # scalar calls (remainder loops, loops that do not vectorise) take the portable code: a
+    # plain load or ldexp, cheaper one element at a time than a vector permute
+    b.ret(scalar(b, list(fn.args)))
     if variants:
-        # the scalar body calls the native-width variant, which keeps the variants alive until
-        # the vectorizer has run
-        packed = [b.insert_element(ir.Constant(ir.VectorType(p, lanes), [0] * lanes), a, _I32(0))
-                  for p, a in zip(params, fn.args)]
-        res = b.call(mod.globals[f"{name}_v{lanes}"], packed)
-        b.ret(b.extract_element(res, _I32(0)))
         # string attributes are outside llvmlite's whitelist; they print verbatim
         set.add(fn.attributes, f'"vector-function-abi-variant"="{",".join(variants)}"')
-    else:
-        b.ret(scalar(b, list(fn.args)))
     return fn
 
 
@@ -188,7 +188,7 @@ def _define_lookup(mod: ir.Module, name: str, table: list[float], dtype: np.dtyp
     def load(b: ir.IRBuilder, args) -> ir.Value:
         n = len(table)
         arr = ir.GlobalVariable(mod, ir.ArrayType(fty, n), f"{name}_data")
-        arr.linkage = "internal"
+        arr.linkage = _LINKAGE
         arr.global_constant = True
         arr.initializer = ir.Constant(ir.ArrayType(fty, n), table)
         i = b.and_(args[0], ir.Constant(index_type, n - 1))
