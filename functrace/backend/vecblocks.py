@@ -236,7 +236,6 @@ def erf_block_f32(src, dst, n):
 # from it there; measured worst error overall 0.76 ulp). Larger |y| and every special case go
 # to vecmath.pow_f32 (float64 inside) in the fix-up pass.
 
-_POW_OFF32 = 0x3F340000  # 0.703125: z in [0.703125, 1.40625), 1.0 mid-interval (where c = 1)
 _POW_Y_MAX_BITS = 0x42800000  # 64.0
 _EXP2_SHIFT32 = _F(1.5 * 2.0 ** 19)  # w + this rounds w to a multiple of 1/16
 
@@ -246,22 +245,59 @@ def _f32_split(v: float) -> tuple[float, float]:
     return hi, float(np.float32(v - hi))
 
 
+# The reduction both pows share: x = 2**k z with z in [0.703125, 1.40625), split into 16
+# intervals by the top 4 mantissa bits of bits(x) - offset (the offset puts 1.0 mid-interval,
+# where c = 1: x near 1 gets log x = log(1 + r) with r exact, relative accuracy where it matters
+# most). (offset, mantissa bits, int type, float type) per dtype:
+_REDUCTION = {types.float32: (0x3F340000, 23, 32, ir.FloatType()),
+              types.float64: (0x3FE6800000000000, 52, 64, ir.DoubleType())}
+
+
+def _reduction_table(dtype) -> tuple[list[float], tuple[float, float]]:
+    """1/c for each interval (its midpoint's reciprocal rounded to dtype; 1 around 1) and the
+    range of r = z/c - 1 over the intervals."""
+    offset, mant, bits, _ = _REDUCTION[numba.from_dtype(np.dtype(dtype))]
+    ity, fty = np.dtype(f"int{bits}"), np.dtype(dtype)
+    inv_c, r_lo, r_hi = [], 0.0, 0.0
+    for j in range(16):
+        lo = float(ity.type(offset + (j << (mant - 4))).view(fty))
+        hi = float(ity.type(offset + ((j + 1) << (mant - 4))).view(fty))
+        ic = 1.0 if lo <= 1.0 < hi else float(fty.type(2.0 / (lo + hi)))
+        inv_c.append(ic)
+        r_lo, r_hi = min(r_lo, lo * ic - 1.0), max(r_hi, hi * ic - 1.0)
+    return inv_c, (r_lo, r_hi)
+
+
+@intrinsic
+def _pow_split(typingctx, x):
+    """x = 2**k * z for a positive normal float: (k as a float, z, table index), in integer code
+    of the float's width."""
+    if x not in _REDUCTION:
+        return None
+    offset, mant, bits, fty = _REDUCTION[x]
+    sig = types.Tuple((x, x, types.int32 if bits == 32 else types.int64))(x)
+
+    def codegen(context, builder, sig, args):
+        ity = ir.IntType(bits)
+        ix = builder.bitcast(args[0], ity)
+        t = builder.sub(ix, ity(offset))
+        k = builder.ashr(t, ity(mant))
+        z = builder.bitcast(builder.sub(ix, builder.shl(k, ity(mant))), fty)
+        return context.make_tuple(builder, sig.return_type,
+                                  (builder.sitofp(k, fty), z, builder.ashr(t, ity(mant - 4))))
+
+    return sig, codegen
+
+
 def pow_table_f32() -> tuple[list[float], list[float], list[float], list[float], list[float],
                              tuple[float, float]]:
     """pow_block_f32's tables: 1/c, log2 c (hi, lo), 2**(j/16) (hi, lo); and the range of
     r = z/c - 1 over the intervals."""
-    inv_c, log_hi, log_lo, r_lo, r_hi = [], [], [], 0.0, 0.0
-    for j in range(16):
-        lo = float(np.int32(_POW_OFF32 + (j << 19)).view(np.float32))
-        hi = float(np.int32(_POW_OFF32 + ((j + 1) << 19)).view(np.float32))
-        ic = 1.0 if lo <= 1.0 < hi else float(np.float32(2.0 / (lo + hi)))
-        h, lo_part = _f32_split(-math.log2(ic))  # of the rounded 1/c, so r's table matches
-        inv_c.append(ic)
-        log_hi.append(h)
-        log_lo.append(lo_part)
-        r_lo, r_hi = min(r_lo, lo * ic - 1.0), max(r_hi, hi * ic - 1.0)
+    inv_c, r_range = _reduction_table(np.float32)
+    # log2 of the rounded 1/c, so that r's reduction and the table agree
+    log_hi, log_lo = zip(*(_f32_split(-math.log2(ic)) for ic in inv_c))
     exp_hi, exp_lo = zip(*(_f32_split(2.0 ** (j / 16)) for j in range(16)))
-    return inv_c, log_hi, log_lo, list(exp_hi), list(exp_lo), (r_lo, r_hi)
+    return inv_c, list(log_hi), list(log_lo), list(exp_hi), list(exp_lo), r_range
 
 
 _POW_TABLES = pow_table_f32()
@@ -283,30 +319,10 @@ _LOG2Q = tuple(_F(c) for c in LOG2Q_F32)
 _EXP2E = tuple(_F(c) for c in EXP2E_F32)
 
 
-@intrinsic
-def _pow_split_f32(typingctx, x):
-    """x = 2**k * z for a positive normal float32: (k as float32, z, table index), in 32-bit
-    integer code."""
-    if x != types.float32:
-        return None
-    sig = types.Tuple((types.float32, types.float32, types.int32))(x)
-
-    def codegen(context, builder, sig, args):
-        i32, f32 = ir.IntType(32), ir.FloatType()
-        ix = builder.bitcast(args[0], i32)
-        t = builder.sub(ix, i32(_POW_OFF32))
-        k = builder.ashr(t, i32(23))
-        z = builder.bitcast(builder.sub(ix, builder.shl(k, i32(23))), f32)
-        return context.make_tuple(builder, sig.return_type,
-                                  (builder.sitofp(k, f32), z, builder.ashr(t, i32(19))))
-
-    return sig, codegen
-
-
 @_njit
 def _pow_fast_f32(x, y):
     """x**y for a positive normal float32 x and |y| <= 64."""
-    kf, z, j = _pow_split_f32(x)
+    kf, z, j = _pow_split(x)
     ic = _inv_c(j)
     p_hi = z * ic  # z/c = p_hi + p_lo exactly, so r = (p_hi - 1) + p_lo exactly
     p_lo = _fma(z, ic, -p_hi)
@@ -368,10 +384,9 @@ def pow_block_f32(xs, ys, dst, n):
 #  - e**w = 2**(n/16) e**rw, n = round(16 w/ln2), 2**(n/16) (hi + lo) from a table, a degree-6
 #    polynomial, then scalef (vscalefpd: overflow and subnormal results correctly rounded).
 # Fast path: positive normal x, |y| <= 2^20 (beyond, |y ln x| could overflow the rounding
-# shifter's range); the rest goes to vecmath.pow_f64 in the fix-up pass. Measured within 0.64
+# shifter's range); the rest goes to vecmath.pow_f64 in the fix-up pass. Measured within 0.66
 # ulp (mpmath reference).
 
-_POW_OFF64 = 0x3FE6800000000000  # as _POW_OFF32: z in [0.703125, 1.40625)
 _POW_Y_MAX_BITS64 = 0x4130000000000000  # 2^20
 _F64_NORMAL_BITS = 0x0010000000000000
 _F64_INF_BITS = 0x7FF0000000000000
@@ -379,16 +394,8 @@ _SHIFT52 = 1.5 * 2.0 ** 52
 
 
 def pow_table_f64() -> tuple[list[float], tuple[float, float]]:
-    """pow_block_f64's 1/c table (the midpoints' reciprocals; 1 around 1) and the range of
-    r = z/c - 1."""
-    inv_c, r_lo, r_hi = [], 0.0, 0.0
-    for j in range(16):
-        lo = float(np.int64(_POW_OFF64 + (j << 48)).view(np.float64))
-        hi = float(np.int64(_POW_OFF64 + ((j + 1) << 48)).view(np.float64))
-        ic = 1.0 if lo <= 1.0 < hi else 2.0 / (lo + hi)
-        inv_c.append(ic)
-        r_lo, r_hi = min(r_lo, lo * ic - 1.0), max(r_hi, hi * ic - 1.0)
-    return inv_c, (r_lo, r_hi)
+    """pow_block_f64's 1/c table and the range of r = z/c - 1."""
+    return _reduction_table(np.float64)
 
 
 # From fit_vecmath.py, as all below.
@@ -441,29 +448,10 @@ _LN2_16_HI, _LN2_16_LO = POW_LN2_16_F64
 _INV_LN2_16 = 16 / math.log(2)  # any rounding: it only chooses n
 
 
-@intrinsic
-def _pow_split_f64(typingctx, x):
-    """x = 2**k * z for a positive normal float64: (k as float64, z, table index)."""
-    if x != types.float64:
-        return None
-    sig = types.Tuple((types.float64, types.float64, types.int64))(x)
-
-    def codegen(context, builder, sig, args):
-        i64, f64 = ir.IntType(64), ir.DoubleType()
-        ix = builder.bitcast(args[0], i64)
-        t = builder.sub(ix, i64(_POW_OFF64))
-        k = builder.ashr(t, i64(52))
-        z = builder.bitcast(builder.sub(ix, builder.shl(k, i64(52))), f64)
-        return context.make_tuple(builder, sig.return_type,
-                                  (builder.sitofp(k, f64), z, builder.ashr(t, i64(48))))
-
-    return sig, codegen
-
-
 @_njit
 def _pow_fast_f64(x, y):
     """x**y for a positive normal float64 x and |y| <= 2^20."""
-    kf, z, j = _pow_split_f64(x)
+    kf, z, j = _pow_split(x)
     ic = _inv_c64(j)
     p_hi = z * ic  # z/c = p_hi + p_lo exactly, so r = r_hi + p_lo exactly
     p_lo = _fma(z, ic, -p_hi)
