@@ -65,28 +65,25 @@ _kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
 _I32 = np.int32
 
 
-@intrinsic
-def _min(typingctx, a, b):
-    """a if a < b else b: x86's minpd exactly (for NaN-free arguments: a plain minimum)."""
-    if a != b or a not in (types.float64, types.float32):
-        return None
+def _ordered_select(op: str):
+    """An intrinsic ``(a, b) -> a if a op b else b`` for floats: with "<" exactly x86's
+    minpd/minps, with ">" maxpd/maxps (one instruction each; for NaN-free arguments a plain
+    minimum/maximum, and when either is NaN the result is b)."""
+    @intrinsic
+    def select(typingctx, a, b):
+        if a != b or a not in (types.float64, types.float32):
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[0], args[1])
+        def codegen(context, builder, sig, args):
+            return builder.select(builder.fcmp_ordered(op, args[0], args[1]), args[0], args[1])
 
-    return a(a, b), codegen
+        return a(a, b), codegen
+
+    return select
 
 
-@intrinsic
-def _max(typingctx, a, b):
-    """a if a > b else b: x86's maxpd."""
-    if a != b or a not in (types.float64, types.float32):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
-
-    return a(a, b), codegen
+_min = _ordered_select("<")
+_max = _ordered_select(">")
 
 
 # --- log, float64 -----------------------------------------------------------------------------
