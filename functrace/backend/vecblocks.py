@@ -86,10 +86,37 @@ _min = _ordered_select("<")
 _max = _ordered_select(">")
 
 
-# --- log, float64 -----------------------------------------------------------------------------
+# --- log and log1p -----------------------------------------------------------------------------
 
 _POS_NORMAL_BITS = 0x0010000000000000
 _INF_BITS = 0x7FF0000000000000
+
+
+@_njit
+def _patched_block(src, dst, n, fast, full, shift, ok_lo, ok_hi):
+    """dst[:n] = fast(src[:n]), then full(x) for the elements x whose bits(x + shift), as an
+    integer of the float's width, lie outside [ok_lo, ok_hi): the block kernels of the
+    one-argument functions."""
+    lo = ok_hi
+    hi = ok_lo
+    for i in range(n):
+        x = src[i]
+        dst[i] = fast(x)
+        b = _bits(x + shift)
+        lo = min(lo, b)
+        hi = max(hi, b)
+    if (lo < ok_lo) | (hi >= ok_hi):
+        for i in range(n):
+            b = _bits(src[i] + shift)
+            if (b < ok_lo) | (b >= ok_hi):
+                dst[i] = full(src[i])
+
+
+# As int64, positive normal finite float64s are exactly [_POS_NORMAL_BITS, _INF_BITS): every
+# other float (negative, zero, subnormal, inf, NaN) is below or above. log's ordinary arguments
+# are those; log1p's those x with 1 + x among them (x > -1 finite: 1 + x >= 2^-53 there).
+_F32_NORMAL_BITS = _I32(0x00800000)
+_F32_INF_BITS = _I32(0x7F800000)
 
 
 @_njit
@@ -99,56 +126,16 @@ def _log_fast_f64(x):
     return _log_kernel_f64(m - 1.0, float(ei), 0.0)
 
 
-@_kernel
-def log_block_f64(src, dst, n):
-    """dst[:n] = log(src[:n]) for float64 arrays."""
-    # as int64, positive normal finite floats are exactly [_POS_NORMAL_BITS, _INF_BITS); every
-    # other float (negative, zero, subnormal, inf, NaN) is below or above
-    lo = _INF_BITS
-    hi = 0
-    for i in range(n):
-        x = src[i]
-        dst[i] = _log_fast_f64(x)
-        b = _bits(x)
-        lo = min(lo, b)
-        hi = max(hi, b)
-    if (lo < _POS_NORMAL_BITS) | (hi >= _INF_BITS):
-        for i in range(n):
-            b = _bits(src[i])
-            if (b < _POS_NORMAL_BITS) | (b >= _INF_BITS):
-                dst[i] = log_f64(src[i])
-
-
-# --- log1p, and log float32 -------------------------------------------------------------------
-# Same shape as log_block_f64: ordinary arguments are those whose 1 + x is positive, normal and
-# finite (x > -1 finite: 1 + x >= 2^-53 there); zero keeps its sign through a select.
-
-_F32_NORMAL_BITS = 0x00800000
-_F32_INF_BITS = 0x7F800000
+@_njit
+def _log_fast_f32(x):
+    e, m, _ = _split_f32(x)
+    return _log_kernel_f32(m - _F(1.0), e, _F(0.0))
 
 
 @_njit
 def _log1p_fast_f64(x):
     res = _log1p_core_f64(x)
     return x if x == 0.0 else res  # log1p(-0) = -0
-
-
-@_kernel
-def log1p_block_f64(src, dst, n):
-    """dst[:n] = log1p(src[:n]) for float64 arrays."""
-    lo = _INF_BITS
-    hi = 0
-    for i in range(n):
-        x = src[i]
-        dst[i] = _log1p_fast_f64(x)
-        b = _bits(x + 1.0)
-        lo = min(lo, b)
-        hi = max(hi, b)
-    if (lo < _POS_NORMAL_BITS) | (hi >= _INF_BITS):
-        for i in range(n):
-            b = _bits(src[i] + 1.0)
-            if (b < _POS_NORMAL_BITS) | (b >= _INF_BITS):
-                dst[i] = log1p_f64(src[i])
 
 
 @_njit
@@ -158,46 +145,29 @@ def _log1p_fast_f32(x):
 
 
 @_kernel
-def log1p_block_f32(src, dst, n):
-    """dst[:n] = log1p(src[:n]) for float32 arrays."""
-    lo = _I32(_F32_INF_BITS)
-    hi = _I32(0)
-    for i in range(n):
-        x = src[i]
-        dst[i] = _log1p_fast_f32(x)
-        b = _bits(x + _F(1.0))
-        lo = min(lo, b)
-        hi = max(hi, b)
-    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)):
-        for i in range(n):
-            b = _bits(src[i] + _F(1.0))
-            if (b < _I32(_F32_NORMAL_BITS)) | (b >= _I32(_F32_INF_BITS)):
-                dst[i] = log1p_f32(src[i])
-
-
-@_njit
-def _log_fast_f32(x):
-    """log x for a positive, normal, finite float32."""
-    e, m, _ = _split_f32(x)
-    return _log_kernel_f32(m - _F(1.0), e, _F(0.0))
+def log_block_f64(src, dst, n):
+    """dst[:n] = log(src[:n]) for float64 arrays."""
+    _patched_block(src, dst, n, _log_fast_f64, log_f64, 0.0, _POS_NORMAL_BITS, _INF_BITS)
 
 
 @_kernel
 def log_block_f32(src, dst, n):
     """dst[:n] = log(src[:n]) for float32 arrays."""
-    lo = _I32(_F32_INF_BITS)
-    hi = _I32(0)
-    for i in range(n):
-        x = src[i]
-        dst[i] = _log_fast_f32(x)
-        b = _bits(x)
-        lo = min(lo, b)
-        hi = max(hi, b)
-    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)):
-        for i in range(n):
-            b = _bits(src[i])
-            if (b < _I32(_F32_NORMAL_BITS)) | (b >= _I32(_F32_INF_BITS)):
-                dst[i] = log_f32(src[i])
+    _patched_block(src, dst, n, _log_fast_f32, log_f32, _F(0.0), _F32_NORMAL_BITS,
+                   _F32_INF_BITS)
+
+
+@_kernel
+def log1p_block_f64(src, dst, n):
+    """dst[:n] = log1p(src[:n]) for float64 arrays."""
+    _patched_block(src, dst, n, _log1p_fast_f64, log1p_f64, 1.0, _POS_NORMAL_BITS, _INF_BITS)
+
+
+@_kernel
+def log1p_block_f32(src, dst, n):
+    """dst[:n] = log1p(src[:n]) for float32 arrays."""
+    _patched_block(src, dst, n, _log1p_fast_f32, log1p_f32, _F(1.0), _F32_NORMAL_BITS,
+                   _F32_INF_BITS)
 
 
 # --- erf --------------------------------------------------------------------------------------
