@@ -322,7 +322,7 @@ def pow_block_f32(xs, ys, dst, n):
     """dst[:n] = xs[:n] ** ys[:n] for float32 arrays (NumPy's np.power, special cases too)."""
     # fast path: x positive, normal and finite, |y| <= 64 (bits compared as int32); the rest
     # goes to vecmath.pow_f32
-    lo = _I32(_F32_INF_BITS)
+    lo = _F32_INF_BITS
     hi = _I32(0)
     y_hi = _I32(0)
     for i in range(n):
@@ -333,11 +333,11 @@ def pow_block_f32(xs, ys, dst, n):
         lo = min(lo, xb)
         hi = max(hi, xb)
         y_hi = max(y_hi, _bits(abs(y)))
-    if (lo < _I32(_F32_NORMAL_BITS)) | (hi >= _I32(_F32_INF_BITS)) | (
+    if (lo < _F32_NORMAL_BITS) | (hi >= _F32_INF_BITS) | (
             y_hi > _I32(_POW_Y_MAX_BITS)):
         for i in range(n):
             xb = _bits(xs[i])
-            if (xb < _I32(_F32_NORMAL_BITS)) | (xb >= _I32(_F32_INF_BITS)) | (
+            if (xb < _F32_NORMAL_BITS) | (xb >= _F32_INF_BITS) | (
                     _bits(abs(ys[i])) > _I32(_POW_Y_MAX_BITS)):
                 dst[i] = pow_f32(xs[i], ys[i])
 
