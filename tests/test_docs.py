@@ -158,7 +158,7 @@ def _public_names() -> dict[str, list[str]]:
     top = [n for n in dir(ft) if not n.startswith("_")
            and not isinstance(getattr(ft, n), types.ModuleType)]
     top += ["lax", "numpy", "optim", "tree_util", "viz", "nn", "scipy", "tree",
-            "errors"]  # the public submodules
+            "errors", "random"]  # the public submodules
     # lax has no __all__: its public names are the functions defined by functrace's ops
     lax_names = [n for n in dir(lax) if not n.startswith("_") and getattr(
         getattr(lax, n), "__module__", "").startswith(("functrace.lax", "functrace.ops",
@@ -172,7 +172,8 @@ def _public_names() -> dict[str, list[str]]:
             "functrace.tree_util": list(tree_util.__all__), "functrace.config": config,
             "functrace.viz": list(ft.viz.__all__), "functrace.nn": list(ft.nn.__all__),
             "functrace.scipy.special": list(ft.scipy.special.__all__),
-            "functrace.tree": list(ft.tree.__all__), "functrace.errors": list(ft.errors.__all__)}
+            "functrace.tree": list(ft.tree.__all__), "functrace.errors": list(ft.errors.__all__),
+            "functrace.random": list(ft.random.__all__)}
 
 
 def _sections(text: str) -> dict[str, str]:
