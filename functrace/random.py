@@ -6,9 +6,8 @@ the same bits as JAX's default generator (Threefry-2x32, 20 rounds, counters lai
 so a program initialised with ``functrace.random`` can be compared with its JAX version.
 Floating-point results default to float64 (JAX with ``jax_enable_x64``; float32 on request).
 
-Concrete keys are computed with NumPy; a traced key (a key argument of a ``jit``-compiled or
-transformed function, for dropout masks and the like) with ``functrace.numpy``, so the
-generator becomes part of the program, with the same results.
+The functions compute with NumPy on concrete keys: draw random numbers outside ``jit``,
+``grad`` and ``vmap`` and pass them in (a traced key raises a TypeError saying so).
 """
 
 from __future__ import annotations
@@ -26,21 +25,12 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KS_PARITY = np.uint32(0x1BD11BDA)
 
 
-def _xp(*values):
-    """``functrace.numpy`` if any value is traced, else NumPy."""
-    if any(isinstance(v, core.Tracer) for v in values):
-        from . import numpy as fnp
-        return fnp
-    return np
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
 
 
-def _rotl(x, r: int, xp):
-    return xp.left_shift(x, np.uint32(r)) | xp.right_shift(x, np.uint32(32 - r))
-
-
-def _threefry2x32(key, x1, x2):
+def _threefry2x32(key: np.ndarray, x1: np.ndarray, x2: np.ndarray):
     """Threefry-2x32 (20 rounds) of the counter pairs (x1, x2) under ``key``."""
-    xp = _xp(key)
     k1, k2 = key[0], key[1]
     ks = (k1, k2, k1 ^ k2 ^ _KS_PARITY)
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps, as it should
@@ -48,7 +38,7 @@ def _threefry2x32(key, x1, x2):
         for i in range(5):
             for r in _ROTATIONS[i % 2]:
                 x1 = x1 + x2
-                x2 = _rotl(x2, r, xp) ^ x1
+                x2 = _rotl(x2, r) ^ x1
             x1 = x1 + ks[(i + 1) % 3]
             x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
     return x1, x2
@@ -61,11 +51,16 @@ def _counters(shape: tuple[int, ...]):
         np.uint32)
 
 
-def _key(key, where: str):
-    k = key if isinstance(key, core.Tracer) else np.asarray(key)
-    if tuple(k.shape) != (2,) or k.dtype != np.uint32:
+def _key(key, where: str) -> np.ndarray:
+    if isinstance(key, core.Tracer):
+        raise TypeError(
+            f"functrace.random.{where} got a traced key (inside jit, grad or vmap): random "
+            "numbers are drawn with NumPy from concrete keys. Draw them outside the "
+            "transformation and pass them in as arguments.")
+    k = np.asarray(key)
+    if k.shape != (2,) or k.dtype != np.uint32:
         raise TypeError(f"functrace.random.{where}: a key is a uint32 array of shape (2,), as "
-                        f"PRNGKey(seed) makes it; got {k.dtype} of shape {tuple(k.shape)}")
+                        f"PRNGKey(seed) makes it; got {k.dtype} of shape {k.shape}")
     return k
 
 
@@ -99,7 +94,7 @@ def split(key, num: int = 2) -> np.ndarray:
     k = _key(key, "split")
     hi, lo = _counters((int(num),))
     b1, b2 = _threefry2x32(k, hi, lo)
-    return _xp(k).stack([b1, b2], axis=-1)
+    return np.stack([b1, b2], axis=-1)
 
 
 def fold_in(key, data: int) -> np.ndarray:
@@ -109,7 +104,7 @@ def fold_in(key, data: int) -> np.ndarray:
     if not 0 <= d < 2**32:
         raise OverflowError(f"fold_in: data {d} does not fit in uint32")
     b1, b2 = _threefry2x32(k, np.zeros(1, np.uint32), np.array([d], np.uint32))
-    return _xp(k).concatenate([b1, b2])
+    return np.array([b1[0], b2[0]], dtype=np.uint32)
 
 
 def bits(key, shape: Sequence[int] = (), dtype=np.uint64) -> np.ndarray:
@@ -121,7 +116,7 @@ def bits(key, shape: Sequence[int] = (), dtype=np.uint64) -> np.ndarray:
         raise TypeError(f"bits: dtype must be an unsigned integer type, not {dtype}")
     b1, b2 = _threefry2x32(k, *_counters(_shape(shape, "bits")))
     if dtype.itemsize == 8:
-        return b1.astype(np.uint64) * np.uint64(2**32) + b2.astype(np.uint64)
+        return (b1.astype(np.uint64) << np.uint64(32)) | b2.astype(np.uint64)
     return (b1 ^ b2).astype(dtype)
 
 
@@ -137,45 +132,41 @@ def uniform(key, shape: Sequence[int] = (), dtype=np.float64, minval=0.0,
     """Uniform floats in [minval, maxval) (``jax.random.uniform``): the top mantissa bits of
     random bits, as a float in [1, 2), minus 1, scaled."""
     dtype = _float_dtype(dtype, "uniform")
-    k = _key(key, "uniform")
-    xp = _xp(k)
-    b1, b2 = _threefry2x32(k, *_counters(_shape(shape, "uniform")))
-    # JAX: the top mantissa bits of the random bits under the exponent of 1.0, minus 1; the
-    # same float, exactly, as those bits times 2^-mantissa
-    if dtype == np.float64:  # the top 52 of the 64 bits b1:b2
-        floats = (b1.astype(np.float64) * 2.0**20
-                  + xp.right_shift(b2, np.uint32(12)).astype(np.float64)) * 2.0**-52
-    else:
-        floats = xp.right_shift(b1 ^ b2, np.uint32(9)).astype(np.float32) * np.float32(2.0**-23)
+    shape = _shape(shape, "uniform")
+    ity = np.uint64 if dtype == np.float64 else np.uint32
+    nmant = np.finfo(dtype).nmant
+    b = bits(key, shape, ity)
+    one = np.array(1.0, dtype).view(ity)
+    floats = ((b >> ity(8 * dtype.itemsize - nmant)) | one).view(dtype) - dtype.type(1.0)
     lo, hi = np.asarray(minval, dtype), np.asarray(maxval, dtype)
     # XLA fuses floats * (hi - lo) + lo into one rounding: exact in float64 for float32, and
     # an exact product (Dekker) plus a two-sum for float64
     if dtype == np.float32:
         scaled = (floats.astype(np.float64) * (hi - lo) + lo).astype(np.float32)
     else:
-        scaled = _fma64(floats, hi - lo, lo, xp)
-    return xp.maximum(lo, scaled).astype(dtype)
+        scaled = _fma64(floats, hi - lo, lo)
+    return np.maximum(lo, scaled).astype(dtype, copy=False)
 
 
-def _split53(a):
+def _split53(a: np.ndarray):
     t = a * 134217729.0  # 2^27 + 1
     hi = t - (t - a)
     return hi, a - hi
 
 
-def _fma64(a, b, c, xp):
-    """a * b + c rounded once (but for rare double roundings), for float64 arrays; b and c
-    are concrete scalars."""
+def _fma64(a: np.ndarray, b, c) -> np.ndarray:
+    """a * b + c rounded once (but for rare double roundings), for float64 arrays."""
+    b = np.broadcast_to(np.asarray(b, np.float64), np.shape(a))
     with np.errstate(over="ignore", invalid="ignore"):
         p = a * b
         ah, al = _split53(a)
-        bh, bl = _split53(np.float64(b))
+        bh, bl = _split53(b)
         e = ((ah * bh - p) + ah * bl + al * bh) + al * bl  # a * b = p + e exactly
         s = p + c
         v = s - p
         t = (p - (s - v)) + (c - v)  # p + c = s + t exactly
         out = s + (t + e)
-        return xp.where(xp.isfinite(out), out, a * b + c)
+    return np.where(np.isfinite(out), out, a * b + c)
 
 
 # Giles' single-precision erfinv ("Approximating the erfinv function", GPU Computing Gems),
@@ -188,19 +179,18 @@ _ERFINV32_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844
                   0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
 
 
-def _erfinv_f32(x):
-    xp = _xp(x)
+def _erfinv_f32(x: np.ndarray) -> np.ndarray:
     f32 = np.float32
-    w = -xp.log1p(-x * x)
-    central, tail = w - f32(2.5), xp.sqrt(w) - f32(3.0)
+    w = -np.log1p(-x * x)
+    central, tail = w - f32(2.5), np.sqrt(w) - f32(3.0)
     results = []
     for coeffs, t in ((_ERFINV32_CENTRAL, central), (_ERFINV32_TAIL, tail)):
-        p = xp.full_like(t, coeffs[0])
+        p = np.full_like(t, coeffs[0])
         t64 = t.astype(np.float64)
         for c in coeffs[1:]:  # fma in float32: exact product and sum in float64, one rounding
             p = (p.astype(np.float64) * t64 + f32(c)).astype(f32)
         results.append(p)
-    return xp.where(w < f32(5.0), results[0], results[1]) * x
+    return np.where(w < f32(5.0), results[0], results[1]) * x
 
 
 def normal(key, shape: Sequence[int] = (), dtype=np.float64) -> np.ndarray:
@@ -211,24 +201,23 @@ def normal(key, shape: Sequence[int] = (), dtype=np.float64) -> np.ndarray:
     dtype = _float_dtype(dtype, "normal")
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
     u = uniform(key, shape, dtype, lo, 1.0)
-    e = _erfinv_f32(u) if dtype == np.float32 else erfinv(u)
-    return (dtype.type(np.sqrt(2)) * e).astype(dtype)
+    e = _erfinv_f32(u) if dtype == np.float32 else np.asarray(erfinv(u))
+    return (dtype.type(np.sqrt(2)) * e).astype(dtype, copy=False)
 
 
 def bernoulli(key, p=0.5, shape: Sequence[int] | None = None) -> np.ndarray:
     """Booleans that are True with probability ``p`` (``jax.random.bernoulli``); the shape is
     ``p``'s unless given."""
-    if not isinstance(p, core.Tracer):
-        p = np.asarray(p)
+    p = np.asarray(p)
     dtype = p.dtype if p.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    shape = tuple(p.shape) if shape is None else _shape(shape, "bernoulli")
+    shape = p.shape if shape is None else _shape(shape, "bernoulli")
     return uniform(key, shape, dtype) < p
 
 
 def exponential(key, shape: Sequence[int] = (), dtype=np.float64) -> np.ndarray:
     """Exponential(1) floats, -log(1 - u) (``jax.random.exponential``)."""
     u = uniform(key, shape, _float_dtype(dtype, "exponential"))
-    return -_xp(u).log1p(-u)
+    return -np.log1p(-u)
 
 
 def gumbel(key, shape: Sequence[int] = (), dtype=np.float64) -> np.ndarray:
@@ -236,15 +225,13 @@ def gumbel(key, shape: Sequence[int] = (), dtype=np.float64) -> np.ndarray:
     (``jax.random.gumbel``)."""
     dtype = _float_dtype(dtype, "gumbel")
     u = uniform(key, shape, dtype, np.finfo(dtype).tiny, 1.0)
-    xp = _xp(u)
-    return -xp.log(-xp.log(u))
+    return -np.log(-np.log(u))
 
 
 def categorical(key, logits, axis: int = -1, shape: Sequence[int] | None = None) -> np.ndarray:
     """Indices drawn from the categorical distributions ``softmax(logits)`` along ``axis``, by
     the Gumbel-max trick (``jax.random.categorical``)."""
-    if not isinstance(logits, core.Tracer):
-        logits = np.asarray(logits)
+    logits = np.asarray(logits)
     if logits.dtype not in (np.float32, np.float64):
         logits = logits.astype(np.float64)
     axis = axis % logits.ndim
@@ -256,4 +243,4 @@ def categorical(key, logits, axis: int = -1, shape: Sequence[int] | None = None)
     draw_shape = shape[:len(shape) - len(batch)] + logits.shape
     draw_axis = len(shape) - len(batch) + axis
     noise = gumbel(key, draw_shape, logits.dtype)
-    return _xp(noise, logits).argmax(noise + logits, axis=draw_axis)
+    return np.argmax(noise + logits, axis=draw_axis)
