@@ -112,6 +112,28 @@ def _patched_block(src, dst, n, fast, full, shift, ok_lo, ok_hi):
                 dst[i] = full(src[i])
 
 
+
+@_njit
+def _patched_pow_block(xs, ys, dst, n, fast, full, ok_lo, ok_hi, y_max):
+    """dst[:n] = fast(xs[:n], ys[:n]), then full(x, y) where the bits of x lie outside
+    [ok_lo, ok_hi) or those of |y| exceed y_max: the pow kernels."""
+    lo = ok_hi
+    hi = ok_lo
+    y_hi = ok_lo  # below y_max, and of the bits' type (arithmetic would widen int32)
+    for i in range(n):
+        x = xs[i]
+        y = ys[i]
+        dst[i] = fast(x, y)
+        xb = _bits(x)
+        lo = min(lo, xb)
+        hi = max(hi, xb)
+        y_hi = max(y_hi, _bits(abs(y)))
+    if (lo < ok_lo) | (hi >= ok_hi) | (y_hi > y_max):
+        for i in range(n):
+            xb = _bits(xs[i])
+            if (xb < ok_lo) | (xb >= ok_hi) | (_bits(abs(ys[i])) > y_max):
+                dst[i] = full(xs[i], ys[i])
+
 # As int64, positive normal finite float64s are exactly [_POS_NORMAL_BITS, _INF_BITS): every
 # other float (negative, zero, subnormal, inf, NaN) is below or above. log's ordinary arguments
 # are those; log1p's those x with 1 + x among them (x > -1 finite: 1 + x >= 2^-53 there).
@@ -203,7 +225,7 @@ def erf_block_f32(src, dst, n):
 # from it there; measured worst error overall 0.76 ulp). Larger |y| and every special case go
 # to vecmath.pow_f32 (float64 inside) in the fix-up pass.
 
-_POW_Y_MAX_BITS = 0x42800000  # 64.0
+_POW_Y_MAX_BITS = _I32(0x42800000)  # 64.0
 _EXP2_SHIFT32 = _F(1.5 * 2.0 ** 19)  # w + this rounds w to a multiple of 1/16
 
 
@@ -322,24 +344,8 @@ def pow_block_f32(xs, ys, dst, n):
     """dst[:n] = xs[:n] ** ys[:n] for float32 arrays (NumPy's np.power, special cases too)."""
     # fast path: x positive, normal and finite, |y| <= 64 (bits compared as int32); the rest
     # goes to vecmath.pow_f32
-    lo = _F32_INF_BITS
-    hi = _I32(0)
-    y_hi = _I32(0)
-    for i in range(n):
-        x = xs[i]
-        y = ys[i]
-        dst[i] = _pow_fast_f32(x, y)
-        xb = _bits(x)
-        lo = min(lo, xb)
-        hi = max(hi, xb)
-        y_hi = max(y_hi, _bits(abs(y)))
-    if (lo < _F32_NORMAL_BITS) | (hi >= _F32_INF_BITS) | (
-            y_hi > _I32(_POW_Y_MAX_BITS)):
-        for i in range(n):
-            xb = _bits(xs[i])
-            if (xb < _F32_NORMAL_BITS) | (xb >= _F32_INF_BITS) | (
-                    _bits(abs(ys[i])) > _I32(_POW_Y_MAX_BITS)):
-                dst[i] = pow_f32(xs[i], ys[i])
+    _patched_pow_block(xs, ys, dst, n, _pow_fast_f32, pow_f32, _F32_NORMAL_BITS,
+                       _F32_INF_BITS, _POW_Y_MAX_BITS)
 
 
 # --- pow, float64 -----------------------------------------------------------------------------
@@ -355,8 +361,6 @@ def pow_block_f32(xs, ys, dst, n):
 # ulp (mpmath reference).
 
 _POW_Y_MAX_BITS64 = 0x4130000000000000  # 2^20
-_F64_NORMAL_BITS = 0x0010000000000000
-_F64_INF_BITS = 0x7FF0000000000000
 _SHIFT52 = 1.5 * 2.0 ** 52
 
 
@@ -452,23 +456,8 @@ def _pow_fast_f64(x, y):
 @_kernel
 def pow_block_f64(xs, ys, dst, n):
     """dst[:n] = xs[:n] ** ys[:n] for float64 arrays (NumPy's np.power, special cases too)."""
-    lo = _F64_INF_BITS
-    hi = 0
-    y_hi = 0
-    for i in range(n):
-        x = xs[i]
-        y = ys[i]
-        dst[i] = _pow_fast_f64(x, y)
-        xb = _bits(x)
-        lo = min(lo, xb)
-        hi = max(hi, xb)
-        y_hi = max(y_hi, _bits(abs(y)))
-    if (lo < _F64_NORMAL_BITS) | (hi >= _F64_INF_BITS) | (y_hi > _POW_Y_MAX_BITS64):
-        for i in range(n):
-            xb = _bits(xs[i])
-            if (xb < _F64_NORMAL_BITS) | (xb >= _F64_INF_BITS) | (
-                    _bits(abs(ys[i])) > _POW_Y_MAX_BITS64):
-                dst[i] = pow_f64(xs[i], ys[i])
+    _patched_pow_block(xs, ys, dst, n, _pow_fast_f64, pow_f64, _POS_NORMAL_BITS, _INF_BITS,
+                       _POW_Y_MAX_BITS64)
 
 
 # --- exp and tanh, float64 ---------------------------------------------------------------------
