@@ -265,3 +265,9 @@ f_polygamma = njit(**_JIT)(_special.polygamma_scalar)
 f_erf_inv = njit(**_JIT)(_special.erf_inv_scalar)
 f_ndtri = njit(**_JIT)(_special.ndtri_scalar)
 __all__ += ["f_digamma", "f_polygamma", "f_erf_inv", "f_ndtri"]
+
+# Threefry-2x32 of one counter pair, for the threefry2x32 primitive's loop
+from ..ops import random_bits as _random_bits  # noqa: E402
+
+f_threefry2x32 = njit(**_JIT)(_random_bits.threefry2x32_scalar)
+__all__ += ["f_threefry2x32"]
