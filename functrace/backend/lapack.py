@@ -1,0 +1,297 @@
+"""Compiled matrix decompositions: NumPy's own LAPACK called from generated code.
+
+NumPy 2 wheels bundle ``scipy-openblas`` (64-bit integers, symbols prefixed ``scipy_``), whose
+LAPACKE entry points (``scipy_LAPACKE_dpotrf64_``, ...) and ``cblas_?trsm`` we register with
+LLVM by name, as ``blas.py`` does for the GEMMs, and declare here as external functions: code
+calling them stays cacheable on disk (it names symbols, not this process's addresses).
+
+The ``lp_*`` functions are the kernels that the lowerings in ``functrace.ops.linalg_decomp``
+emit calls to. Each takes C-contiguous stacks of matrices ``(batch, rows, cols)`` (the
+generated code reshapes its buffers), never writes its inputs (LAPACK factors in place, so
+inputs are copied into the outputs first) and loops over the batch. A matrix whose
+factorisation fails gets what the NumPy implementation gives it (NaNs, as JAX does).
+
+Float32 and float64 only: the compiled backend has no complex arrays (complex programs run
+with the NumPy implementations).
+
+``LAPACK_AVAILABLE`` is False when the library or a symbol is missing; the lowerings then do
+not register and the primitives keep running with NumPy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from .blas import _candidate_libraries
+
+_PREFIXED = ("potrf", "getrf", "gesv", "syevd", "geqrf", "orgqr", "gesdd")
+
+
+def _symbols() -> list[str]:
+    syms = [f"scipy_LAPACKE_{t}{r}64_" for r in _PREFIXED for t in "sd"]
+    return syms + ["scipy_cblas_strsm64_", "scipy_cblas_dtrsm64_"]
+
+
+def _register() -> bool:
+    try:
+        import llvmlite.binding as llb
+    except ImportError:  # pragma: no cover - numba always brings llvmlite
+        return False
+    for path in _candidate_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+            addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _symbols()]
+        except (OSError, AttributeError):
+            continue
+        for sym, addr in zip(_symbols(), addrs):
+            llb.add_symbol(sym, addr)
+        return True
+    return False
+
+
+LAPACK_AVAILABLE = _register()
+
+__all__ = ["LAPACK_AVAILABLE"]
+
+if LAPACK_AVAILABLE:
+    from numba import njit, types
+    from numba.extending import overload
+
+    _i64, _i32, _ch = types.int64, types.int32, types.int8  # pointers travel as int64
+
+    def _ext(name: str, *args):
+        return types.ExternalFunction(name, types.int64(*args))
+
+    _EXT: dict[tuple[str, str], object] = {}
+    for _t, _ft in (("s", types.float32), ("d", types.float64)):
+        _EXT[_t, "potrf"] = _ext(f"scipy_LAPACKE_{_t}potrf64_", _i32, _ch, _i64, _i64, _i64)
+        _EXT[_t, "getrf"] = _ext(f"scipy_LAPACKE_{_t}getrf64_", _i32, _i64, _i64, _i64, _i64,
+                                 _i64)
+        _EXT[_t, "gesv"] = _ext(f"scipy_LAPACKE_{_t}gesv64_", _i32, _i64, _i64, _i64, _i64,
+                                _i64, _i64, _i64)
+        _EXT[_t, "syevd"] = _ext(f"scipy_LAPACKE_{_t}syevd64_", _i32, _ch, _ch, _i64, _i64,
+                                 _i64, _i64)
+        _EXT[_t, "geqrf"] = _ext(f"scipy_LAPACKE_{_t}geqrf64_", _i32, _i64, _i64, _i64, _i64,
+                                 _i64)
+        _EXT[_t, "orgqr"] = _ext(f"scipy_LAPACKE_{_t}orgqr64_", _i32, _i64, _i64, _i64, _i64,
+                                 _i64, _i64)
+        _EXT[_t, "gesdd"] = _ext(f"scipy_LAPACKE_{_t}gesdd64_", _i32, _ch, _i64, _i64, _i64,
+                                 _i64, _i64, _i64, _i64, _i64, _i64)
+        _EXT[_t, "trsm"] = types.ExternalFunction(
+            f"scipy_cblas_{_t}trsm64_",
+            types.void(_i32, _i32, _i32, _i32, _i32, _i64, _i64, _ft, _i64, _i64, _i64, _i64))
+
+    _ROW, _COL = 101, 102  # LAPACK_ROW_MAJOR, LAPACK_COL_MAJOR
+
+    # Dtype dispatch: ``_call(name, like, *args)`` calls the routine of ``like``'s dtype. It is
+    # resolved while compiling the caller, which stays one cacheable function for both dtypes.
+    def _call(name, like, *args):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_call)
+    def _call_overload(name, like, *args):
+        if not isinstance(name, types.StringLiteral):
+            return None  # Numba retries with the literal routine name
+        routine = _EXT["s" if like.dtype == types.float32 else "d", name.literal_value]
+
+        def impl(name, like, *args):
+            return routine(*args)
+
+        return impl
+
+    @njit(cache=True)
+    def _ptr(a):
+        return np.int64(a.ctypes.data)
+
+    @njit(cache=True)
+    def _keep(*arrays):
+        # Numba frees an array after its last use in the source; raw pointers do not count
+        pass
+
+    @njit(cache=True)
+    def lp_cholesky(a, out):
+        """Lower Cholesky factors of ``a`` (b, n, n) into ``out``; NaNs (lower triangle) where
+        a matrix is not positive definite. Only the lower triangle of ``a`` is read."""
+        nb, n = a.shape[0], a.shape[1]
+        out[:] = a
+        for b in range(nb):
+            m = out[b]
+            # the row-major lower triangle is the column-major upper one: no transposition
+            info = _call("potrf", m, _COL, np.int8(85), n, _ptr(m), max(n, 1))
+            for i in range(n):
+                for j in range(n):
+                    if j > i:
+                        m[i, j] = 0
+                    elif info != 0:
+                        m[i, j] = np.nan
+        _keep(out)
+
+    @njit(cache=True)
+    def lp_triangular_solve(a, b, out, left, lower, trans, unit):
+        """``op(a) x = b`` (``left``) or ``x op(a) = b`` for triangular ``a`` (nb, m, m) and
+        ``b`` (nb, r, c); a matrix with a zero on its (read) diagonal gives NaNs."""
+        nb, r, c = b.shape[0], b.shape[1], b.shape[2]
+        m = a.shape[1]
+        out[:] = b
+        side = 141 if left else 142
+        uplo = 122 if lower else 121
+        tr = 112 if trans else 111
+        diag = 132 if unit else 131
+        for k in range(nb):
+            singular = False
+            if not unit:
+                for i in range(m):
+                    if a[k, i, i] == 0:
+                        singular = True
+            if singular:
+                out[k] = np.nan
+            elif r > 0 and c > 0:
+                _call("trsm", out, _ROW, side, uplo, tr, diag, r, c, 1.0, _ptr(a[k]),
+                      max(m, 1), _ptr(out[k]), max(c, 1))
+        _keep(a, out)
+
+    @njit(cache=True)
+    def lp_solve(a, b, out):
+        """``a x = b`` for ``a`` (nb, n, n), ``b`` (nb, n, k); NaNs for singular matrices."""
+        nb, n, k = b.shape[0], b.shape[1], b.shape[2]
+        out[:] = b
+        work = np.empty((n, n), a.dtype)
+        piv = np.empty(max(n, 1), np.int64)
+        for i in range(nb):
+            work[:] = a[i]
+            info = _call("gesv", work, _ROW, n, k, _ptr(work), max(n, 1), _ptr(piv),
+                         _ptr(out[i]), max(k, 1))
+            if info != 0:
+                out[i] = np.nan
+        _keep(work, piv, out)
+
+    @njit(cache=True)
+    def lp_slogdet(a, sign, logdet):
+        """Signs and log|det| of ``a`` (nb, n, n) into ``sign``/``logdet`` (nb,), by LU with
+        partial pivoting; a singular matrix gives sign 0 and logdet -inf (as NumPy)."""
+        nb, n = a.shape[0], a.shape[1]
+        work = np.empty((n, n), a.dtype)
+        piv = np.empty(max(n, 1), np.int64)
+        for i in range(nb):
+            work[:] = a[i]
+            info = _call("getrf", work, _ROW, n, n, _ptr(work), max(n, 1), _ptr(piv))
+            if info != 0:
+                sign[i] = 0
+                logdet[i] = -np.inf
+                continue
+            s = 1.0
+            acc = 0.0
+            for j in range(n):
+                d = work[j, j]
+                if piv[j] != j + 1:
+                    s = -s
+                if d < 0:
+                    s = -s
+                acc += np.log(abs(d))
+            sign[i] = s
+            logdet[i] = acc
+        _keep(work, piv)
+
+    @njit(cache=True)
+    def lp_det(a, out):
+        """Determinants of ``a`` (nb, n, n) into ``out`` (nb,): sign * exp(log|det|)."""
+        nb = a.shape[0]
+        sign = np.empty(nb, out.dtype)
+        logdet = np.empty(nb, out.dtype)
+        lp_slogdet(a, sign, logdet)
+        for i in range(nb):
+            out[i] = sign[i] * np.exp(logdet[i])
+
+    @njit(cache=True)
+    def lp_eigh(a, v, w, lower):
+        """Eigenvectors (columns of ``v``, (nb, n, n)) and ascending eigenvalues ``w`` (nb, n)
+        of symmetric ``a``, reading its lower or upper triangle; NaNs if LAPACK fails."""
+        nb, n = a.shape[0], a.shape[1]
+        v[:] = a
+        uplo = np.int8(76) if lower else np.int8(85)
+        for i in range(nb):
+            info = _call("syevd", v, _ROW, np.int8(86), uplo, n, _ptr(v[i]), max(n, 1),
+                         _ptr(w[i]))
+            if info != 0:
+                v[i] = np.nan
+                w[i] = np.nan
+        _keep(v, w)
+
+    @njit(cache=True)
+    def lp_qr(a, q, r):
+        """QR of ``a`` (nb, m, n): ``q`` (nb, m, mc) and ``r`` (nb, mc, n), with mc = m
+        (complete) or min(m, n) (reduced), Householder as NumPy (geqrf, then orgqr)."""
+        nb, m, n = a.shape[0], a.shape[1], a.shape[2]
+        mc = q.shape[2]
+        k = min(m, n)
+        wd = max(n, mc, 1)
+        work = np.zeros((m, wd), a.dtype)
+        tau = np.empty(max(k, 1), a.dtype)
+        for b in range(nb):
+            work[:, :n] = a[b]
+            _call("geqrf", work, _ROW, m, n, _ptr(work), wd, _ptr(tau))
+            for i in range(mc):
+                for j in range(n):
+                    r[b, i, j] = work[i, j] if j >= i else 0
+            _call("orgqr", work, _ROW, m, mc, k, _ptr(work), wd, _ptr(tau))
+            q[b] = work[:, :mc]
+        _keep(work, tau)
+
+    @njit(cache=True)
+    def lp_svd(a, u, s, vh, jobz):
+        """SVD of ``a`` (nb, m, n) by divide and conquer (gesdd, as NumPy): ``jobz`` 65 ('A':
+        full), 83 ('S': reduced) or 78 ('N': singular values only; ``u``/``vh`` unused)."""
+        nb, m, n = a.shape[0], a.shape[1], a.shape[2]
+        work = np.empty((m, n), a.dtype)
+        ldu = max(u.shape[2], 1)
+        ldvt = max(vh.shape[2], 1)
+        for b in range(nb):
+            work[:] = a[b]
+            if jobz == 78:
+                info = _call("gesdd", work, _ROW, np.int8(jobz), m, n, _ptr(work), max(n, 1),
+                             _ptr(s[b]), _ptr(u), 1, _ptr(vh), 1)
+            else:
+                info = _call("gesdd", work, _ROW, np.int8(jobz), m, n, _ptr(work), max(n, 1),
+                             _ptr(s[b]), _ptr(u[b]), ldu, _ptr(vh[b]), ldvt)
+            if info != 0:
+                s[b] = np.nan
+                if jobz != 78:
+                    u[b] = np.nan
+                    vh[b] = np.nan
+        _keep(work, u, s, vh)
+
+    @njit(cache=True)
+    def lp_adjugate(a, out):
+        """Adjugates of ``a`` (nb, n, n) from the SVD: adj(a) = det(u) det(vh) v diag(p) u^T,
+        p_i the product of the other singular values (defined at rank n - 1 too)."""
+        nb, n = a.shape[0], a.shape[1]
+        u = np.empty((nb, n, n), a.dtype)
+        vh = np.empty((nb, n, n), a.dtype)
+        s = np.empty((nb, n), a.dtype)
+        lp_svd(a, u, s, vh, 65)
+        du = np.empty(nb, a.dtype)
+        dv = np.empty(nb, a.dtype)
+        lp_det(u, du)
+        lp_det(vh, dv)
+        p = np.empty(n, a.dtype)
+        for b in range(nb):
+            acc = 1.0
+            for i in range(n):
+                p[i] = acc
+                acc *= s[b, i]
+            acc = 1.0
+            for i in range(n - 1, -1, -1):
+                p[i] *= acc
+                acc *= s[b, i]
+            sg = du[b] * dv[b]
+            for i in range(n):
+                for j in range(n):
+                    t = 0.0
+                    for q in range(n):
+                        t += vh[b, q, i] * p[q] * u[b, j, q]
+                    out[b, i, j] = t * sg
+
+    __all__ += ["lp_cholesky", "lp_triangular_solve", "lp_solve", "lp_slogdet", "lp_det",
+                "lp_eigh", "lp_qr", "lp_svd", "lp_adjugate"]
