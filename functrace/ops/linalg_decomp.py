@@ -696,6 +696,143 @@ def svd(x, *, full_matrices: bool = True, compute_uv: bool = True):
     return tuple(outs) if compute_uv else outs[0]
 
 
+# ---------------------------------------------------------------------------------------------
+# Compiled lowerings (jit): LAPACK kernels of functrace.backend.lapack
+# ---------------------------------------------------------------------------------------------
+# Each lowering emits one call of an ``lp_*`` kernel on the operands and outputs viewed as
+# (batch, rows, cols) stacks. The backend is imported lazily (defining primitives must not import
+# Numba); without the library, or for empty matrices, CodegenError keeps the NumPy
+# implementation.
+
+
+def _lapack_ready(eqn) -> None:
+    from ..backend import lapack
+    from ..backend.codegen import CodegenError
+    if not lapack.LAPACK_AVAILABLE:
+        raise CodegenError("NumPy's bundled LAPACK was not found")
+    avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
+    if any(d == 0 for a in avals for d in a.shape):
+        raise CodegenError("empty matrices run with NumPy")
+
+
+def _stack(name: str, shape) -> str:
+    """``name`` viewed as a (batch, rows, cols) stack (batch 1 for a lone matrix)."""
+    b = int(np.prod(shape[:-2], dtype=np.int64))
+    return f"{name}.reshape(({b}, {shape[-2]}, {shape[-1]}))"
+
+
+def _vec_stack(k, name: str, aval) -> tuple[str, list[str]]:
+    """``name`` (..., n) as a (batch, n) stack; a 0-d output gets a temporary array whose element
+    is copied to the (scalar) output afterwards (returned as extra lines)."""
+    if aval.ndim == 0:
+        t = k.tmp("v")
+        k.emit(f"{t} = np.empty(1, np.{aval.dtype.name})")
+        return t, [f"{name} = {t}[0]"]
+    b = int(np.prod(aval.shape[:-1], dtype=np.int64))
+    return f"{name}.reshape(({b}, {aval.shape[-1]}))", []
+
+
+def _lower_square_to_square(kernel: str):
+    def lower(k, eqn) -> None:
+        _lapack_ready(eqn)
+        shape = eqn.invars[0].aval.shape
+        k.emit(f"{kernel}({_stack(k.ins[0], shape)}, {_stack(k.outs[0], shape)})")
+
+    return lower
+
+
+def _lower_solve(k, eqn) -> None:
+    _lapack_ready(eqn)
+    a, b = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+    k.emit(f"lp_solve({_stack(k.ins[0], a)}, {_stack(k.ins[1], b)}, {_stack(k.outs[0], b)})")
+
+
+def _lower_triangular_solve(k, eqn) -> None:
+    _lapack_ready(eqn)
+    p = eqn.params
+    a, b = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+    k.emit(f"lp_triangular_solve({_stack(k.ins[0], a)}, {_stack(k.ins[1], b)}, "
+           f"{_stack(k.outs[0], b)}, {bool(p['left_side'])}, {bool(p['lower'])}, "
+           f"{bool(p['transpose_a'])}, {bool(p['unit_diagonal'])})")
+
+
+def _lower_det(k, eqn) -> None:
+    _lapack_ready(eqn)
+    out, after = _vec_stack(k, k.outs[0], eqn.outvars[0].aval)
+    shape = eqn.invars[0].aval.shape
+    if eqn.outvars[0].aval.ndim:
+        b = int(np.prod(shape[:-2], dtype=np.int64))
+        out = f"{k.outs[0]}.reshape(({b},))"
+    k.emit(f"lp_det({_stack(k.ins[0], shape)}, {out})", *after)
+
+
+def _lower_slogdet(k, eqn) -> None:
+    _lapack_ready(eqn)
+    shape = eqn.invars[0].aval.shape
+    b = int(np.prod(shape[:-2], dtype=np.int64))
+    outs, after = [], []
+    for name, v in zip(k.outs, eqn.outvars):
+        if v.aval.ndim == 0:
+            t = k.tmp("v")
+            k.emit(f"{t} = np.empty(1, np.{v.aval.dtype.name})")
+            outs.append(t)
+            after.append(f"{name} = {t}[0]")
+        else:
+            outs.append(f"{name}.reshape(({b},))")
+    k.emit(f"lp_slogdet({_stack(k.ins[0], shape)}, {outs[0]}, {outs[1]})", *after)
+
+
+def _lower_eigh(k, eqn) -> None:
+    _lapack_ready(eqn)
+    shape = eqn.invars[0].aval.shape
+    w, _ = _vec_stack(k, k.outs[1], eqn.outvars[1].aval)
+    k.emit(f"lp_eigh({_stack(k.ins[0], shape)}, {_stack(k.outs[0], shape)}, {w}, "
+           f"{bool(eqn.params['lower'])})")
+
+
+def _lower_qr(k, eqn) -> None:
+    _lapack_ready(eqn)
+    q, r = (v.aval.shape for v in eqn.outvars)
+    k.emit(f"lp_qr({_stack(k.ins[0], eqn.invars[0].aval.shape)}, {_stack(k.outs[0], q)}, "
+           f"{_stack(k.outs[1], r)})")
+
+
+def _lower_svd(k, eqn) -> None:
+    _lapack_ready(eqn)
+    a = eqn.invars[0].aval
+    if eqn.params["compute_uv"]:
+        u, s, vh = k.outs
+        us, vs = _stack(u, eqn.outvars[0].aval.shape), _stack(vh, eqn.outvars[2].aval.shape)
+        jobz = 65 if eqn.params["full_matrices"] else 83
+        s_aval = eqn.outvars[1].aval
+    else:
+        (s,) = k.outs
+        us = vs = f"np.empty((1, 1, 1), np.{a.dtype.name})"
+        jobz = 78
+        s_aval = eqn.outvars[0].aval
+    ss, _ = _vec_stack(k, s, s_aval)
+    k.emit(f"lp_svd({_stack(k.ins[0], a.shape)}, {us}, {ss}, {vs}, {jobz})")
+
+
+def _register_lowerings() -> None:
+    from ..backend import rules
+    table = {
+        cholesky_p: _lower_square_to_square("lp_cholesky"),
+        adjugate_p: _lower_square_to_square("lp_adjugate"),
+        solve_p: _lower_solve,
+        triangular_solve_p: _lower_triangular_solve,
+        det_p: _lower_det,
+        slogdet_p: _lower_slogdet,
+        eigh_p: _lower_eigh,
+        qr_p: _lower_qr,
+        svd_p: _lower_svd,
+    }
+    rules.kernel_lowerings.update(table)
+
+
+_register_lowerings()
+
+
 # ``functrace.lax.linalg.cholesky`` etc., as JAX spells them
 linalg = types.ModuleType("functrace.lax.linalg", "JAX's ``lax.linalg`` names.")
 for _name in ("cholesky", "triangular_solve", "eigh", "qr", "svd"):
