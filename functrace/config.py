@@ -10,6 +10,10 @@ Options (environment variables are read once, at import):
     Keep compiled programs on disk so a new process does not compile them again.
 ``cache_dir`` (``FUNCTRACE_CACHE_DIR``)
     Where the disk cache lives; default ``$XDG_CACHE_HOME/functrace`` or ``~/.cache/functrace``.
+``tiered_compile`` (``FUNCTRACE_TIERED=0`` turns it off)
+    A new program's first calls run on the NumPy reference interpreter while its native code
+    is compiled in a background process; calls switch to the compiled code once it is ready
+    (see docs/backend.md). Off: the first call compiles and waits, as JAX's ``jit`` does.
 ``debug_nans``, ``debug_infs``
     Raise ``FloatingPointError`` at the first primitive that produces a NaN (an inf), naming it
     and the user's line, eagerly and under ``jit`` (a compiled program whose outputs have one is
@@ -63,6 +67,7 @@ class Config:
         "cache_dir": _as_path,
         "debug_nans": _as_bool,
         "debug_infs": _as_bool,
+        "tiered_compile": _as_bool,
     }
 
     def __init__(self):
@@ -73,6 +78,8 @@ class Config:
         self.cache_dir = os.environ.get("FUNCTRACE_CACHE_DIR") or _default_cache_dir()
         self.debug_nans = False
         self.debug_infs = False
+        self.tiered_compile = os.environ.get("FUNCTRACE_TIERED", "1").strip().lower() not in (
+            "0", "false", "no", "off")
         self._sync()
 
     def _sync(self) -> None:
