@@ -8,6 +8,11 @@ param and invoked by the transformations:
   ``call_jaxpr``; reverse mode then transposes what that rule produced.
 * ``custom_vjp_call``: the JVP interpreter runs the user's ``fwd`` and emits ``custom_lin``, a
   linear equation over the tangents whose transpose calls the user's ``bwd`` with the residuals.
+
+As in JAX, a call outside any transformation just runs the function on its values (so
+value-dependent Python such as ``if x > 0`` or a NumPy/SciPy call works), and a call that is
+being differentiated (a JVP trace with a nonzero tangent on top) binds the primitive without a
+sub-program: the rule runs (``jvp`` or ``fwd``) and the body does not, so it runs once.
 """
 
 from __future__ import annotations
@@ -69,6 +74,51 @@ def _check_outputs(name: str, got: list, expected_avals: list, what: str) -> Non
                             f"has shape {e.shape}.")
 
 
+def _differentiated(flat_args: list):
+    """The JVP-kind trace differentiating this call (a tracer of it carries a nonzero tangent),
+    or None. Such a call needs the rule only, never the body's sub-program."""
+    from .eager_vjp import EagerLinearizeTrace
+    trace = core.find_top_trace(flat_args)
+    if type(trace) is core.EvalTrace:
+        return core.EvalTrace
+    if not isinstance(trace, (ad.JVPTrace, EagerLinearizeTrace)):
+        return None
+    for x in flat_args:
+        if (isinstance(x, ad.JVPTracer) and x._trace.main is trace.main
+                and not isinstance(x.tangent, Zero)):
+            return trace
+    return None
+
+
+def _call_eagerly(fun: Callable, args) -> object:
+    """``fun(*args)`` on concrete values. Inside a rule of an enclosing transformation (a ``fwd``
+    calling the function on its primal values) the transformations are hidden while it runs:
+    otherwise arrays it creates (``fnp.zeros_like``) would become tracers of the innermost
+    transformation, one the values do not belong to."""
+    st = core._thread_state
+    if len(st.trace_stack) == 1 and st.dynamic_trace is None:
+        return fun(*args)
+    stack, dyn = st.trace_stack, st.dynamic_trace
+    st.trace_stack, st.dynamic_trace = stack[:1], None
+    try:
+        return fun(*args)
+    finally:
+        st.trace_stack, st.dynamic_trace = stack, dyn
+
+
+def _check_no_closure(name: str, level: int, leaves) -> None:
+    """A rule output carrying a nonzero tangent of the differentiating level (or above) came
+    from a closed-over value that is itself being differentiated: the rule cannot account for
+    it. (Constants made inside a transformation are tracers too, with zero tangents.)"""
+    for x in leaves:
+        if (isinstance(x, ad.JVPTracer) and x._trace.main.level >= level
+                and not isinstance(x.tangent, Zero)):
+            raise TypeError(
+                f"{name}: the decorated function closes over a value that is being "
+                "differentiated. Pass that value as an explicit argument of the function "
+                "instead.")
+
+
 def _eval_call(*args, call_jaxpr, **_):
     return core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
 
@@ -109,10 +159,14 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, name
     args = primals[num_consts:]
     arg_tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
     outs, touts = jvp(args, arg_tangents)
-    _check_outputs(name, touts, call_jaxpr.out_avals, "the tangent output of the jvp rule")
-    _check_outputs(name, outs, call_jaxpr.out_avals, "the primal output of the jvp rule")
+    # without a sub-program (a differentiated call, see ``_differentiated``) the rule's primal
+    # output defines the output types
+    out_avals = (call_jaxpr.out_avals if call_jaxpr is not None
+                 else [core.get_aval(o) for o in outs])
+    _check_outputs(name, touts, out_avals, "the tangent output of the jvp rule")
+    _check_outputs(name, outs, out_avals, "the primal output of the jvp rule")
     touts = [t if dtypes.is_inexact(a.dtype) else Zero(a)
-             for t, a in zip(touts, call_jaxpr.out_avals)]
+             for t, a in zip(touts, out_avals)]
     return outs, touts
 
 
@@ -198,25 +252,40 @@ class custom_jvp:
             raise AttributeError(f"No JVP defined for custom_jvp function {name}; use defjvp.")
         static, dyn = _split_static(args, self.nondiff_argnums)
         flat_args, in_tree = tree_flatten(tuple(dyn))
-        call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
-                                                  self.nondiff_argnums, len(args))
+        diff = _differentiated(flat_args)
+        if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
+            return _call_eagerly(self.fun, args)
+        if diff is None:
+            call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
+                                                      self.nondiff_argnums, len(args))
+        else:
+            call_jaxpr, consts, out_tree = None, [], None
         user_jvp = self.jvp
+        tree_box = [out_tree]
 
         def flat_jvp(primals, tangents):
             p = tree_unflatten(in_tree, list(primals))
             t = tree_unflatten(in_tree, list(tangents))
-            out, tout = user_jvp(*static, tuple(p), tuple(t))
+            pair = user_jvp(*static, tuple(p), tuple(t))
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(f"{name}: the jvp rule must return a pair "
+                                "(primal_out, tangent_out).")
+            out, tout = pair
             flat_out, tree1 = tree_flatten(out)
             flat_tout, tree2 = tree_flatten(tout)
-            if tree1 != out_tree or tree2 != out_tree:
+            want = tree_box[0] if tree_box[0] is not None else tree1
+            if tree1 != want or tree2 != want:
                 raise TypeError(f"{name}: the jvp rule must return (primal_out, tangent_out) "
-                                f"with the structure of the function's output {out_tree}; got "
+                                f"with the structure of the function's output {want}; got "
                                 f"{tree1} and {tree2}.")
+            if diff is not None:
+                _check_no_closure(name, diff.main.level, flat_out)
+            tree_box[0] = want
             return flat_out, flat_tout
 
         outs = custom_jvp_call_p.bind(*consts, *flat_args, call_jaxpr=call_jaxpr, jvp=flat_jvp,
                                       num_consts=len(consts), name=name)
-        return tree_unflatten(out_tree, outs)
+        return tree_unflatten(tree_box[0], outs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,10 +317,12 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
     _no_const_tangents(name, tangents, num_consts)
     args = primals[num_consts:]
     outs, res = fwd(args)
-    _check_outputs(name, outs, call_jaxpr.out_avals, "the primal output of fwd")
+    out_avals = (call_jaxpr.out_avals if call_jaxpr is not None
+                 else [core.get_aval(o) for o in outs])
+    _check_outputs(name, outs, out_avals, "the primal output of fwd")
     arg_tangents = [ad.instantiate(t) for t in tangents[num_consts:]]
     touts = custom_lin_p.bind(*res, *arg_tangents, num_res=len(res), bwd=bwd,
-                              out_avals=tuple(call_jaxpr.out_avals), name=name)
+                              out_avals=tuple(out_avals), name=name)
     return outs, touts
 
 
@@ -352,8 +423,15 @@ class custom_vjp:
             raise AttributeError(f"No VJP defined for custom_vjp function {name}; use defvjp.")
         static, dyn = _split_static(args, self.nondiff_argnums)
         flat_args, in_tree = tree_flatten(tuple(dyn))
-        call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
-                                                  self.nondiff_argnums, len(args))
+        diff = _differentiated(flat_args)
+        if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
+            return _call_eagerly(self.fun, args)
+        if diff is None:
+            call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
+                                                      self.nondiff_argnums, len(args))
+        else:  # differentiated: only fwd runs (it defines the output structure)
+            call_jaxpr, consts, out_tree = None, [], None
+        tree_box = [out_tree]
         user_fwd, user_bwd = self.fwd, self.bwd
         nargs = len(args)
         nondiff = self.nondiff_argnums
@@ -366,16 +444,19 @@ class custom_vjp:
                 raise TypeError(f"{name}: fwd must return a pair (output, residuals).")
             out, res = pair
             flat_out, tree = tree_flatten(out)
-            if tree != out_tree:
+            if tree_box[0] is not None and tree != tree_box[0]:
                 raise TypeError(f"{name}: fwd's output structure {tree} differs from the "
-                                f"function's {out_tree}.")
+                                f"function's {tree_box[0]}.")
+            tree_box[0] = tree
             flat_res, res_tree = tree_flatten(res)
+            if diff is not None:
+                _check_no_closure(name, diff.main.level, flat_out + flat_res)
             res_tree_box[:] = [res_tree]
             return flat_out, [core.full_lower(r) for r in flat_res]
 
         def flat_bwd(res, cts):
             r = tree_unflatten(res_tree_box[0], list(res))
-            g = tree_unflatten(out_tree, list(cts))
+            g = tree_unflatten(tree_box[0], list(cts))
             out = user_bwd(*static, r, g)
             if not isinstance(out, (tuple, list)):
                 raise TypeError(f"{name}: bwd must return a tuple with one cotangent per "
@@ -398,4 +479,4 @@ class custom_vjp:
 
         outs = custom_vjp_call_p.bind(*consts, *flat_args, call_jaxpr=call_jaxpr, fwd=flat_fwd,
                                       bwd=flat_bwd, num_consts=len(consts), name=name)
-        return tree_unflatten(out_tree, outs)
+        return tree_unflatten(tree_box[0], outs)
