@@ -19,10 +19,11 @@ from .autodiff import (
     vjp,
 )
 from .batching import vmap
+from .callbacks import pure_callback
 from .checking import check_grads, numerical_jacobian
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
-from .custom_derivatives import custom_jvp, custom_vjp
+from .custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from .devices import block_until_ready, device_get, device_put, devices
 from .jit import disable_jit, jit
 from .numpy._array import Array

@@ -480,3 +480,63 @@ class custom_vjp:
         outs = custom_vjp_call_p.bind(*consts, *flat_args, call_jaxpr=call_jaxpr, fwd=flat_fwd,
                                       bwd=flat_bwd, num_consts=len(consts), name=name)
         return tree_unflatten(tree_box[0], outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# closure_convert
+# ---------------------------------------------------------------------------------------------
+
+
+def _maybe_perturbed(x) -> bool:
+    """Whether ``x`` may carry a derivative: a tracer, unless it is a JVP tracer with a zero
+    tangent around a value that is not perturbed either. Plain arrays never are."""
+    if not isinstance(x, core.Tracer):
+        return False
+    if isinstance(x, ad.JVPTracer) and isinstance(x.tangent, Zero):
+        return _maybe_perturbed(x.primal)
+    return True
+
+
+def closure_convert(fun: Callable, *example_args) -> tuple[Callable, list]:
+    """Hoist the values ``fun`` closes over that may be differentiated into explicit arguments
+    (JAX's ``jax.closure_convert``).
+
+    ``fun`` is traced on arguments of the types of ``example_args``; the closed-over values it
+    used that are tracers (being differentiated or staged) become extra trailing arguments.
+    Returns ``(converted, consts)`` where ``converted(*args, *consts)`` equals ``fun(*args)``
+    for arguments of the same structure and types: what a ``custom_vjp`` taking a function
+    argument (through ``nondiff_argnums``) needs to pass the closure's values to its rules.
+    """
+    flat_args, in_tree = tree_flatten(tuple(example_args))
+    out_tree_box = []
+
+    def flat_fun(*flat):
+        out, tree = tree_flatten(fun(*tree_unflatten(in_tree, list(flat))))
+        out_tree_box.append(tree)
+        return out
+
+    closed = trace_to_jaxpr(flat_fun, [core.get_aval(x) for x in flat_args])
+    out_tree = out_tree_box[0]
+    consts = list(closed.consts)
+    hoisted = [_maybe_perturbed(c) for c in consts]
+    kept = [c for c, h in zip(consts, hoisted) if not h]
+    const_args = [c for c, h in zip(consts, hoisted) if h]
+    n_hoisted = len(const_args)
+
+    def converted(*args_and_consts):
+        n_args = len(args_and_consts) - n_hoisted
+        if n_args < 0:
+            raise TypeError(f"closure_convert: the converted function takes its arguments "
+                            f"followed by the {n_hoisted} hoisted values; got "
+                            f"{len(args_and_consts)} arguments in all.")
+        args, extra = args_and_consts[:n_args], iter(args_and_consts[n_args:])
+        keep = iter(kept)
+        all_consts = [next(extra) if h else next(keep) for h in hoisted]
+        flat, tree = tree_flatten(tuple(args))
+        if tree != in_tree:
+            raise TypeError(f"closure_convert: the converted function was made for arguments "
+                            f"of structure {in_tree}, got {tree}.")
+        outs = core.eval_jaxpr(closed.jaxpr, all_consts, *flat)
+        return tree_unflatten(out_tree, outs)
+
+    return converted, const_args
