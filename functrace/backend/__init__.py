@@ -31,6 +31,8 @@ DOT_MODE = "blas"
 
 _by_jaxpr: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _warned: set = set()
+# Primitives meant to run in Python (they call user code, e.g. pure_callback): no warning.
+python_primitives: set[str] = set()
 stats = {"compiles": 0, "interpreted": 0}
 
 
@@ -175,6 +177,8 @@ def _compile(jaxpr: ClosedJaxpr, name: str):
         stats["interpreted"] += 1
         return InterpretedExecutable(jaxpr)
     for prim in program.unlowered:
+        if prim.split("'")[0] in python_primitives:
+            continue
         _warn_once(("unlowered", prim),
                    f"functrace.jit has no compiled lowering for '{prim}; it runs with its NumPy "
                    "implementation between compiled parts of the program.")
