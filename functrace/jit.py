@@ -551,7 +551,7 @@ class Lowered(_Stage):
 
     def compile(self) -> Compiled:
         from . import backend
-        exe = backend.executable_for(self._traced.jaxpr, self._traced.name)
+        exe = backend.executable_for(self._traced.jaxpr, self._traced.name, wait=True)
         return Compiled(self._traced, self._in_tree, exe)
 
 

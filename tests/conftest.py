@@ -10,6 +10,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The suite tests compiled code against the reference interpreter, so programs compile before
+# their first call returns (tiered execution has its own tests, which turn it on).
+os.environ.setdefault("FUNCTRACE_TIERED", "0")
+
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=25,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.data_too_large])

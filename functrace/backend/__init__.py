@@ -33,7 +33,7 @@ _by_jaxpr: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _warned: set = set()
 # Primitives meant to run in Python (they call user code, e.g. pure_callback): no warning.
 python_primitives: set[str] = set()
-stats = {"compiles": 0, "interpreted": 0}
+stats = {"compiles": 0, "interpreted": 0, "background": 0}
 
 
 def _log(msg: str, *args) -> None:
@@ -165,9 +165,10 @@ class InterpretedExecutable:
         return entry
 
 
-def _compile(jaxpr: ClosedJaxpr, name: str):
-    from . import cache, codegen
-    t0 = time.perf_counter()
+def _generate(jaxpr: ClosedJaxpr, name: str):
+    """The generated program for ``jaxpr``, or an ``InterpretedExecutable`` if code generation
+    failed."""
+    from . import codegen
     try:
         program = codegen.generate(jaxpr, DOT_MODE)
     except Exception as e:  # noqa: BLE001 - any failure means: interpret instead
@@ -182,6 +183,12 @@ def _compile(jaxpr: ClosedJaxpr, name: str):
         _warn_once(("unlowered", prim),
                    f"functrace.jit has no compiled lowering for '{prim}; it runs with its NumPy "
                    "implementation between compiled parts of the program.")
+    return program
+
+
+def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
+    """Import (compiling, or loading from a cache) the module of ``program``."""
+    from . import cache
     t1 = time.perf_counter()
     try:
         module, origin = cache.load(program.source)
@@ -209,17 +216,70 @@ def _compile(jaxpr: ClosedJaxpr, name: str):
                       program.extra_consts, origin, name)
 
 
-def executable_for(jaxpr: ClosedJaxpr, name: str = "program"):
-    """The compiled program for ``jaxpr`` (a ClosedJaxpr without constants)."""
+def _tiered(jaxpr: ClosedJaxpr, program, name: str, t0: float):
+    """A ``TieredExecutable`` for ``program`` if it should run interpreted while a background
+    process compiles it (see tiered.py), else None."""
+    from . import cache, tiered
+    if cache.in_memory(program.source) is not None \
+            or tiered.interpreter_cost(jaxpr.jaxpr) > tiered.MAX_INTERPRETED_EQNS:
+        return None
+    staged = cache.stage(program.source)
+    if staged is None or staged[2]:  # no disk cache, or the compiled code is there already
+        return None
+    job = tiered.service.submit(staged[0], staged[1])
+    stats["background"] += 1
+    _log("Compiling %s (%d equations) in the background; interpreted meanwhile", name,
+         len(jaxpr.eqns))
+    return tiered.TieredExecutable(InterpretedExecutable(jaxpr, program.source), job,
+                                   lambda: _load(jaxpr, program, name, t0))
+
+
+def _compile(jaxpr: ClosedJaxpr, name: str):
+    t0 = time.perf_counter()
+    program = _generate(jaxpr, name)
+    if isinstance(program, InterpretedExecutable):
+        return program
+    if config.tiered_compile:
+        exe = _tiered(jaxpr, program, name, t0)
+        if exe is not None:
+            return exe
+    return _load(jaxpr, program, name, t0)
+
+
+def executable_for(jaxpr: ClosedJaxpr, name: str = "program", wait: bool = False):
+    """The executable program for ``jaxpr`` (a ClosedJaxpr without constants): compiled, or
+    with ``config.tiered_compile`` possibly interpreted while it compiles in the background
+    (``wait=True`` waits for the compiled program)."""
     exe = _by_jaxpr.get(jaxpr)
     if exe is None:
         exe = _by_jaxpr[jaxpr] = _compile(jaxpr, name)
+    if wait and exe.mode == "tiered":
+        exe = exe.wait()
+    if exe.mode == "tiered" and exe.ready() is not None:
+        exe = _by_jaxpr[jaxpr] = exe.compiled
     return exe
 
 
 def executable_if_compiled(jaxpr: ClosedJaxpr):
-    """The program already compiled for ``jaxpr``, or None."""
-    return _by_jaxpr.get(jaxpr)
+    """The program already compiled for ``jaxpr`` (or interpreted for good), else None."""
+    exe = _by_jaxpr.get(jaxpr)
+    if exe is not None and exe.mode == "tiered":
+        if exe.ready() is None:
+            return None
+        exe = _by_jaxpr[jaxpr] = exe.compiled
+    return exe
+
+
+def wait_for_compilation(timeout: float | None = None) -> bool:
+    """Wait until every background compilation started so far is done (``config.tiered_compile``);
+    True if they all finished within ``timeout`` seconds."""
+    from . import tiered
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for job in tiered.service.pending():
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not job.done.wait(left):
+            return False
+    return True
 
 
 def source_for(jaxpr: ClosedJaxpr, name: str = "program") -> str:

@@ -94,7 +94,7 @@ def _exec_in_memory(source: str, key: str) -> types.ModuleType:
     return mod
 
 
-def _import_file(path: str, modname: str) -> types.ModuleType:
+def import_file(path: str, modname: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[modname] = mod
@@ -152,33 +152,69 @@ def _in_memory_instead(source: str, key: str, cache_dir: str) -> tuple[types.Mod
     return _exec_in_memory(source, key), "compiled"
 
 
-def _load_uncached(source: str, key: str) -> tuple[types.ModuleType, str]:
+def in_memory(source: str) -> types.ModuleType | None:
+    """The module of ``source`` if this process has loaded it already."""
+    return _modules.get(source_key(source))
+
+
+def _entry(source: str, key: str) -> tuple[str, str, str] | None:
+    """``(cache_dir, module name, path)`` of the disk entry of ``source``; None when the disk
+    cache is off or unusable."""
     cache_dir = config.cache_dir
-    if not config.enable_disk_cache:
-        stats["in_memory_compiles"] += 1
-        return _exec_in_memory(source, key), "compiled"
-    if not _usable_dir(cache_dir):
-        return _in_memory_instead(source, key, cache_dir)
+    if not config.enable_disk_cache or not _usable_dir(cache_dir):
+        return None
     modname = f"ft_{key}"
-    path = os.path.join(cache_dir, modname + ".py")
+    return cache_dir, modname, os.path.join(cache_dir, modname + ".py")
+
+
+def _write_source(cache_dir: str, modname: str, path: str, source: str, key: str) -> None:
+    """Put the program's source file in place (rewritten if it differs, e.g. damaged)."""
     data = source.encode()
     mtime = 1_000_000_000 + int(key[:7], 16)
+    current = None
+    try:
+        with open(path, "rb") as f:
+            current = f.read()
+    except OSError:
+        pass
+    if current != data:
+        if current is not None:
+            stats["rebuilt"] += 1
+            _remove_compiled(cache_dir, modname)
+        _write_atomic(path, data, mtime)
+    elif os.stat(path).st_mtime != mtime:
+        os.utime(path, (mtime, mtime))
+
+
+def stage(source: str) -> tuple[str, str, bool] | None:
+    """Write the source file of a program into the disk cache without compiling it, for the
+    background compiler: ``(path, module name, already compiled on disk)``, or None when the
+    disk cache is off or unusable (the program must then be compiled in this process)."""
+    key = source_key(source)
+    entry = _entry(source, key)
+    if entry is None:
+        return None
+    cache_dir, modname, path = entry
+    try:
+        _write_source(cache_dir, modname, path, source, key)
+    except OSError:
+        return None
+    compiled = bool(glob.glob(os.path.join(cache_dir, "__pycache__", f"{modname}.*.nbi")))
+    return path, modname, compiled
+
+
+def _load_uncached(source: str, key: str) -> tuple[types.ModuleType, str]:
+    entry = _entry(source, key)
+    if entry is None:
+        if not config.enable_disk_cache:
+            stats["in_memory_compiles"] += 1
+            return _exec_in_memory(source, key), "compiled"
+        return _in_memory_instead(source, key, config.cache_dir)
+    cache_dir, modname, path = entry
     for attempt in range(2):
         try:
-            current = None
-            try:
-                with open(path, "rb") as f:
-                    current = f.read()
-            except OSError:
-                pass
-            if current != data:
-                if current is not None:
-                    stats["rebuilt"] += 1
-                    _remove_compiled(cache_dir, modname)
-                _write_atomic(path, data, mtime)
-            elif os.stat(path).st_mtime != mtime:
-                os.utime(path, (mtime, mtime))
-            mod = _import_file(path, modname)
+            _write_source(cache_dir, modname, path, source, key)
+            mod = import_file(path, modname)
         except Exception as e:
             # a damaged entry (e.g. truncated compiled code): rebuild it once from scratch
             if attempt:

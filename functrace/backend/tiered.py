@@ -1,0 +1,194 @@
+"""Tiered execution: a new program runs on the reference interpreter while it compiles.
+
+Numba takes seconds to compile a training step (docs/backend.md, "Where compile time goes");
+the NumPy reference interpreter runs the same program at once, at NumPy's speed. So with
+``config.tiered_compile`` a program that is neither in memory nor compiled in the disk cache
+gets a ``TieredExecutable``: its calls run ``core.eval_jaxpr`` while a background process (the
+``compile_worker``) compiles the generated module into the disk cache; the first call after the
+worker reports success loads the native code from the disk cache (tens of milliseconds) and
+every later call, and ``jit``'s per-signature fast path, runs it.
+
+Programs the interpreter would run slowly stay on the foreground route: ``interpreter_cost``
+estimates how many equations one interpreted call executes (loop bodies counted per iteration,
+``while`` loops at a guessed trip count) and above ``MAX_INTERPRETED_EQNS`` the first call
+compiles and waits, as without tiering.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+from ..core import ClosedJaxpr, Jaxpr
+
+# One interpreted equation costs about 5-20 us of Python; 20000 of them stay well under the
+# fastest compile of a program that size.
+MAX_INTERPRETED_EQNS = 20_000
+WHILE_TRIPS_GUESS = 100
+
+
+def _subjaxprs(value) -> list:
+    if isinstance(value, ClosedJaxpr):
+        return [value.jaxpr]
+    if isinstance(value, Jaxpr):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [j for v in value for j in _subjaxprs(v)]
+    return []
+
+
+def interpreter_cost(jaxpr: Jaxpr) -> float:
+    """About how many equations one interpreted run of ``jaxpr`` executes."""
+    total = 0.0
+    for e in jaxpr.eqns:
+        subs = [j for v in e.params.values() for j in _subjaxprs(v)]
+        if not subs:
+            total += 1
+            continue
+        name = e.primitive.name
+        trips = (e.params.get("length", 1) if name == "scan"
+                 else WHILE_TRIPS_GUESS if name == "while" else 1)
+        total += 1 + trips * sum(interpreter_cost(j) for j in subs)
+    return total
+
+
+class Job:
+    """One background compilation: ``done`` is set when the worker answered (or died)."""
+
+    def __init__(self, ident: int):
+        self.ident = ident
+        self.done = threading.Event()
+        self.ok = False
+        self.error = ""
+        self.seconds = 0.0
+        self.proc = None
+
+    def finish(self, ok: bool, error: str = "", seconds: float = 0.0) -> None:
+        self.ok, self.error, self.seconds = ok, error, seconds
+        self.done.set()
+
+
+class CompileService:
+    """The compile worker process and its pending jobs (one worker: the caller keeps a core)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._jobs: dict[int, Job] = {}
+        self._next = 0
+
+    def _start(self) -> subprocess.Popen:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env["FUNCTRACE_TIERED"] = "0"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "functrace.backend.compile_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, text=True, bufsize=1, close_fds=True)
+        threading.Thread(target=self._read, args=(proc,), daemon=True,
+                         name="functrace-compile-reader").start()
+        return proc
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                job = self._jobs.pop(reply.get("id"), None)
+            if job is not None:
+                job.finish(bool(reply.get("ok")), reply.get("error", ""),
+                           float(reply.get("seconds", 0.0)))
+        # The worker is gone (killed, crashed): what it had not answered fails, and callers
+        # compile those programs themselves.
+        with self._lock:
+            if self._proc is proc:
+                self._proc = None
+            orphans = [j for j in self._jobs.values() if j.proc is proc]
+            for j in orphans:
+                del self._jobs[j.ident]
+        for j in orphans:
+            j.finish(False, "the background compiler exited")
+
+    def submit(self, path: str, module: str) -> Job:
+        """Ask the worker to compile the module at ``path``."""
+        with self._lock:
+            self._next += 1
+            job = Job(self._next)
+            try:
+                if self._proc is None or self._proc.poll() is not None:
+                    self._proc = self._start()
+                job.proc = self._proc
+                self._jobs[job.ident] = job
+                self._proc.stdin.write(json.dumps(
+                    {"id": job.ident, "path": path, "module": module}) + "\n")
+                self._proc.stdin.flush()
+            except (OSError, ValueError) as e:
+                self._jobs.pop(job.ident, None)
+                job.finish(False, f"could not start the background compiler: {e}")
+        return job
+
+    def pending(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def close(self) -> None:
+        """Close the worker's input: it finishes the compile under way (so the disk cache
+        gets that entry) and exits."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+
+service = CompileService()
+atexit.register(service.close)
+
+
+class TieredExecutable:
+    """A program interpreted until its background compilation is done, then native."""
+
+    mode = "tiered"
+    origin = "interpreted"
+
+    def __init__(self, interpreted, job: Job, load: Callable[[], object]):
+        self.interpreted = interpreted
+        self.source = interpreted.source
+        self.n_out = interpreted.n_out
+        self.job = job
+        self._load = load  # loads the compiled program (from the disk cache) in this process
+        self._lock = threading.Lock()
+        self.compiled = None
+
+    def ready(self):
+        """The compiled program if the background compile is done (loading it once), else
+        None."""
+        if self.compiled is None and self.job.done.is_set():
+            with self._lock:
+                if self.compiled is None:
+                    self.compiled = self._load()
+        return self.compiled
+
+    def wait(self, timeout: float | None = None):
+        """Block until the compiled program is ready; returns it (None after ``timeout``)."""
+        if not self.job.done.wait(timeout):
+            return None
+        return self.ready()
+
+    def call_flat(self, args) -> list:
+        return (self.ready() or self.interpreted).call_flat(args)
+
+    def fast_entry(self, consts, out_tree) -> Callable:
+        def entry(*args):
+            return (self.ready() or self.interpreted).fast_entry(consts, out_tree)(*args)
+        return entry
