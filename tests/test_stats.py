@@ -370,5 +370,22 @@ def test_jit_multivariate_normal_matches_interpreter():
 
 
 def test_repr_names_the_distribution():
-    assert repr(stats.norm) == "<functrace.scipy.stats.norm>"
+    assert stats.norm.__name__ == "functrace.scipy.stats.norm"
     assert stats.norm.logpdf.__qualname__ == "norm.logpdf"
+
+
+def test_each_distribution_is_a_module_as_in_jax():
+    import importlib
+
+    import functrace.scipy.stats.multivariate_normal as mvn
+    import functrace.scipy.stats.norm as norm
+    assert norm is stats.norm and mvn is stats.multivariate_normal
+    _close(norm.logpdf(X, 0.5, 2.0), -0.5 * ((X - 0.5) / 2) ** 2 - math.log(2) - 0.5 * LOG_2PI)
+    for name in stats.__all__:
+        mod = importlib.import_module(f"functrace.scipy.stats.{name}")
+        assert mod is getattr(stats, name)
+        assert mod.__all__ and all(callable(getattr(mod, f)) for f in mod.__all__)
+    assert set(stats.__all__) >= {"norm", "multivariate_normal", "t", "beta", "gamma", "poisson",
+                                  "bernoulli", "expon", "uniform", "laplace", "logistic",
+                                  "cauchy"}
+    assert set(stats.t.__all__) == {"logpdf", "pdf"}

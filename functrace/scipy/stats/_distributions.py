@@ -1,5 +1,6 @@
-"""``scipy.stats`` distributions (``jax.scipy.stats``'s names and signatures) that trace,
-differentiate, batch and compile.
+"""The ``scipy.stats`` distributions (``jax.scipy.stats``'s names and signatures) that trace,
+differentiate, batch and compile; each is published as a module of ``functrace.scipy.stats``
+(``functrace.scipy.stats.norm``) by ``export``.
 
 Each distribution is a namespace of functions, used as ``stats.norm.logpdf(x, loc, scale)``.
 Arguments broadcast against each other (NumPy rules) and are promoted to a common floating
@@ -14,14 +15,15 @@ of every order, ``vmap`` and ``jit`` come for free.
 from __future__ import annotations
 
 import math
+import sys
 from types import SimpleNamespace
 
 import numpy as np
 
-from .. import lax
-from .. import numpy as fnp
-from ..numpy._base import asarray, promote_args
-from . import special as sp
+from ... import lax
+from ... import numpy as fnp
+from ...numpy._base import asarray, promote_args
+from .. import special as sp
 
 __all__ = ["norm", "multivariate_normal", "logistic", "laplace", "expon", "gamma", "chi2",
            "beta", "poisson", "bernoulli", "t", "cauchy", "uniform", "dirichlet"]
@@ -557,3 +559,15 @@ def _bernoulli_ppf(q, p):
 
 bernoulli = _namespace("bernoulli", logpmf=_bernoulli_logpmf, pmf=_bernoulli_pmf,
                        cdf=_bernoulli_cdf, ppf=_bernoulli_ppf)
+
+
+def export(module_name: str) -> None:
+    """Fill the module ``functrace.scipy.stats.<name>`` with distribution ``<name>``'s
+    functions (what each one-distribution module does, as ``jax.scipy.stats.norm`` is a
+    module)."""
+    module = sys.modules[module_name]
+    dist = globals()[module_name.rsplit(".", 1)[1]]
+    names = sorted(k for k in vars(dist) if k != "name")
+    for k in names:
+        setattr(module, k, getattr(dist, k))
+    module.__all__ = names

@@ -1,0 +1,7 @@
+"""The ``bernoulli`` distribution, as ``jax.scipy.stats.bernoulli``
+(its functions are defined in ``_distributions.py``)."""
+
+from ._distributions import export
+
+export(__name__)
+del export

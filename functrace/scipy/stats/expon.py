@@ -1,0 +1,7 @@
+"""The ``expon`` distribution, as ``jax.scipy.stats.expon``
+(its functions are defined in ``_distributions.py``)."""
+
+from ._distributions import export
+
+export(__name__)
+del export

@@ -1,0 +1,7 @@
+"""The ``laplace`` distribution, as ``jax.scipy.stats.laplace``
+(its functions are defined in ``_distributions.py``)."""
+
+from ._distributions import export
+
+export(__name__)
+del export
