@@ -4,7 +4,7 @@
 ``jit`` compiles whole programs (forward and backward passes alike) with Numba.
 """
 
-from . import errors, export, lax, nn, optim, random, scipy, tree, tree_util, viz
+from . import errors, export, flatten_util, lax, nn, optim, random, scipy, tree, tree_util, viz
 from . import numpy as numpy  # noqa: PLC0414 - installs the tracer's operators
 from .autodiff import (
     grad,
