@@ -13,11 +13,13 @@ import math
 
 import numpy as np
 
-from . import lax
-from . import numpy as fnp
-from .numpy._base import asarray, dtype_of
+from .. import lax
+from .. import numpy as fnp
+from ..numpy._base import asarray, dtype_of
+from . import initializers
 
-__all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",
+__all__ = ["initializers", "relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign",
+           "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
            "hard_silu", "hard_swish", "mish", "tanh", "softmax", "log_softmax", "logsumexp",
            "one_hot", "standardize", "glu", "identity", "squareplus", "sparse_plus",
@@ -144,7 +146,7 @@ def tanh(x):
 
 def _shifted(x, axis, where):
     """``x`` minus its (gradient-stopped) maximum along ``axis``; non-finite maxima give 0."""
-    from .scipy.special import _stopped_max
+    from ..scipy.special import _stopped_max
     return x - _stopped_max(x, axis, where)
 
 
@@ -175,7 +177,7 @@ def logsumexp(a, axis: int | tuple[int, ...] | None = None, b=None, keepdims: bo
 
     ``b`` scales each term; with ``return_sign`` the result is ``(log|s|, sign(s))``, so
     negative sums are allowed. All ``-inf`` inputs give ``-inf``."""
-    from .scipy.special import logsumexp as _logsumexp
+    from ..scipy.special import logsumexp as _logsumexp
     return _logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign,
                       where=where)
 
