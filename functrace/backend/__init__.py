@@ -216,33 +216,35 @@ def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
                       program.extra_consts, origin, name)
 
 
-def _tiered(jaxpr: ClosedJaxpr, program, name: str, t0: float):
-    """A ``TieredExecutable`` for ``program`` if it should run interpreted while a background
-    process compiles it (see tiered.py), else None."""
+def _prepare_in_background(jaxpr: ClosedJaxpr, name: str):
+    """The compiled program of ``jaxpr``, for a ``TieredExecutable``'s background thread:
+    from memory or the disk cache if there, else compiled by the worker process."""
     from . import cache, tiered
-    if cache.in_memory(program.source) is not None \
-            or tiered.interpreter_cost(jaxpr.jaxpr) > tiered.MAX_INTERPRETED_EQNS:
-        return None
-    staged = cache.stage(program.source)
-    if staged is None or staged[2]:  # no disk cache, or the compiled code is there already
-        return None
-    job = tiered.service.submit(staged[0], staged[1])
-    stats["background"] += 1
-    _log("Compiling %s (%d equations) in the background; interpreted meanwhile", name,
-         len(jaxpr.eqns))
-    return tiered.TieredExecutable(InterpretedExecutable(jaxpr, program.source), job,
-                                   lambda: _load(jaxpr, program, name, t0))
-
-
-def _compile(jaxpr: ClosedJaxpr, name: str):
+    tiered.service.start()
     t0 = time.perf_counter()
     program = _generate(jaxpr, name)
     if isinstance(program, InterpretedExecutable):
         return program
-    if config.tiered_compile:
-        exe = _tiered(jaxpr, program, name, t0)
-        if exe is not None:
-            return exe
+    staged = None if cache.in_memory(program.source) else cache.stage(program.source)
+    if staged is None or staged[2]:  # in memory, compiled on disk, or no disk cache
+        return _load(jaxpr, program, name, t0)
+    stats["background"] += 1
+    _log("Compiling %s (%d equations) in the background; interpreted meanwhile", name,
+         len(jaxpr.eqns))
+    return tiered.compile_in_worker(staged[0], staged[1],
+                                    lambda: _load(jaxpr, program, name, t0))
+
+
+def _compile(jaxpr: ClosedJaxpr, name: str, wait: bool = False):
+    from . import tiered
+    if config.tiered_compile and not wait \
+            and tiered.interpreter_cost(jaxpr.jaxpr) <= tiered.MAX_INTERPRETED_EQNS:
+        return tiered.TieredExecutable(InterpretedExecutable(jaxpr),
+                                       lambda: _prepare_in_background(jaxpr, name))
+    t0 = time.perf_counter()
+    program = _generate(jaxpr, name)
+    if isinstance(program, InterpretedExecutable):
+        return program
     return _load(jaxpr, program, name, t0)
 
 
@@ -252,7 +254,7 @@ def executable_for(jaxpr: ClosedJaxpr, name: str = "program", wait: bool = False
     (``wait=True`` waits for the compiled program)."""
     exe = _by_jaxpr.get(jaxpr)
     if exe is None:
-        exe = _by_jaxpr[jaxpr] = _compile(jaxpr, name)
+        exe = _by_jaxpr[jaxpr] = _compile(jaxpr, name, wait)
     if wait and exe.mode == "tiered":
         exe = exe.wait()
     if exe.mode == "tiered" and exe.ready() is not None:
@@ -271,13 +273,13 @@ def executable_if_compiled(jaxpr: ClosedJaxpr):
 
 
 def wait_for_compilation(timeout: float | None = None) -> bool:
-    """Wait until every background compilation started so far is done (``config.tiered_compile``);
-    True if they all finished within ``timeout`` seconds."""
+    """Wait until every program that has started compiling in the background
+    (``config.tiered_compile``) runs compiled; True if they all did within ``timeout`` seconds."""
     from . import tiered
     deadline = None if timeout is None else time.monotonic() + timeout
-    for job in tiered.service.pending():
+    for exe in tiered.started():
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not job.done.wait(left):
+        if exe.wait(left) is None:
             return False
     return True
 
@@ -285,7 +287,7 @@ def wait_for_compilation(timeout: float | None = None) -> bool:
 def source_for(jaxpr: ClosedJaxpr, name: str = "program") -> str:
     """The generated source for ``jaxpr`` (without compiling it)."""
     exe = _by_jaxpr.get(jaxpr)
-    if exe is not None and exe.source:
+    if exe is not None and exe.mode != "tiered" and exe.source:
         return exe.source
     from . import codegen
     return codegen.generate(jaxpr, DOT_MODE).source

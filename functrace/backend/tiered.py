@@ -3,10 +3,11 @@
 Numba takes seconds to compile a training step (docs/backend.md, "Where compile time goes");
 the NumPy reference interpreter runs the same program at once, at NumPy's speed. So with
 ``config.tiered_compile`` a program that is neither in memory nor compiled in the disk cache
-gets a ``TieredExecutable``: its calls run ``core.eval_jaxpr`` while a background process (the
-``compile_worker``) compiles the generated module into the disk cache; the first call after the
-worker reports success loads the native code from the disk cache (tens of milliseconds) and
-every later call, and ``jit``'s per-signature fast path, runs it.
+gets a ``TieredExecutable``: its calls run ``core.eval_jaxpr`` while a background thread
+generates its code and a background process (the ``compile_worker``) compiles it into the disk
+cache; the thread then loads the native code from the disk cache and every later call, and
+``jit``'s per-signature fast path, runs it. Nothing of this is on the way to the first result:
+not even importing Numba.
 
 Programs the interpreter would run slowly stay on the foreground route: ``interpreter_cost``
 estimates how many equations one interpreted call executes (loop bodies counted per iteration,
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 
 from ..core import ClosedJaxpr, Jaxpr
@@ -73,6 +75,13 @@ class Job:
         self.done.set()
 
 
+def compile_in_worker(path: str, module: str, load: Callable[[], object]):
+    """Have the worker process compile the staged module, then ``load()`` it here."""
+    job = service.submit(path, module)
+    job.done.wait()
+    return load()
+
+
 class CompileService:
     """The compile worker process and its pending jobs (one worker: the caller keeps a core)."""
 
@@ -117,6 +126,15 @@ class CompileService:
         for j in orphans:
             j.finish(False, "the background compiler exited")
 
+    def start(self) -> None:
+        """Start the worker now, so that it has imported Numba by the time work arrives."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                try:
+                    self._proc = self._start()
+                except OSError:
+                    pass
+
     def submit(self, path: str, module: str) -> Job:
         """Ask the worker to compile the module at ``path``."""
         with self._lock:
@@ -155,38 +173,71 @@ service = CompileService()
 atexit.register(service.close)
 
 
+_started: weakref.WeakSet = weakref.WeakSet()
+
+
+def started() -> list:
+    """The tiered programs whose compilation has started (finished or not)."""
+    return list(_started)
+
+
 class TieredExecutable:
-    """A program interpreted until its background compilation is done, then native."""
+    """A program interpreted until its compiled version is ready.
+
+    ``prepare`` (run in a background thread, started after the first interpreted call has
+    produced its result, so that the first result never waits for it) generates the code,
+    which imports Numba, and returns the compiled program: loaded from memory or the disk
+    cache, or compiled by the worker process and then loaded from the disk cache.
+    """
 
     mode = "tiered"
     origin = "interpreted"
 
-    def __init__(self, interpreted, job: Job, load: Callable[[], object]):
+    def __init__(self, interpreted, prepare: Callable[[], object]):
         self.interpreted = interpreted
-        self.source = interpreted.source
         self.n_out = interpreted.n_out
-        self.job = job
-        self._load = load  # loads the compiled program (from the disk cache) in this process
+        self._prepare = prepare
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
         self.compiled = None
 
+    def _run(self) -> None:
+        try:
+            self.compiled = self._prepare()
+        finally:
+            self._done.set()
+
+    def start(self) -> None:
+        """Start preparing the compiled program (once)."""
+        with self._lock:
+            if self._thread is None:
+                _started.add(self)
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="functrace-tiered-compile")
+                self._thread.start()
+
     def ready(self):
-        """The compiled program if the background compile is done (loading it once), else
-        None."""
-        if self.compiled is None and self.job.done.is_set():
-            with self._lock:
-                if self.compiled is None:
-                    self.compiled = self._load()
-        return self.compiled
+        """The compiled program if it is ready, else None."""
+        return self.compiled if self._done.is_set() else None
 
     def wait(self, timeout: float | None = None):
         """Block until the compiled program is ready; returns it (None after ``timeout``)."""
-        if not self.job.done.wait(timeout):
-            return None
+        self.start()
+        self._done.wait(timeout)
         return self.ready()
 
+    @property
+    def source(self) -> str:
+        return self.wait().source
+
     def call_flat(self, args) -> list:
-        return (self.ready() or self.interpreted).call_flat(args)
+        exe = self.ready()
+        if exe is not None:
+            return exe.call_flat(args)
+        outs = self.interpreted.call_flat(args)
+        self.start()
+        return outs
 
     def fast_entry(self, consts, out_tree) -> Callable:
         def entry(*args):
