@@ -31,7 +31,11 @@ def _shape(x) -> tuple[int, ...]:
     return aval_of(x).shape
 
 
-def _promote(*xs, dtype=None):
+def _promote(*xs, dtype=None, preferred_element_type=None):
+    # JAX's preferred_element_type: the result's (and accumulation's) dtype; casting the
+    # operands to it first gives the same values and dtype as dot_general's own parameter
+    if preferred_element_type is not None:
+        dtype = dtypes.check_supported(preferred_element_type, "preferred_element_type")
     xs = [asarray(x) for x in xs]
     dt = np.dtype(dtype) if dtype is not None else dtypes.result_type(*xs)
     return [cast(x, dt) for x in xs]
@@ -46,10 +50,12 @@ def _multiply(a, b):
     return multiply(a, b)
 
 
-def dot(a, b, out=None):
-    """``numpy.dot``: sum over the last axis of ``a`` and the second-to-last of ``b``."""
+def dot(a, b, out=None, *, precision=None, preferred_element_type=None):
+    """``numpy.dot``: sum over the last axis of ``a`` and the second-to-last of ``b``.
+    ``precision`` (JAX's) is accepted and ignored on CPU; ``preferred_element_type`` sets the
+    result dtype, as in JAX."""
     check_unsupported("dot", out=out)
-    a, b = _promote(a, b)
+    a, b = _promote(a, b, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if na == 0 or nb == 0:
         return _multiply(a, b)
@@ -61,10 +67,12 @@ def _shapes_note(sa: tuple, sb: tuple) -> str:
             "the second-to-last axis (or only axis) of the second")
 
 
-def matmul(x1, x2, /, out=None, *, dtype=None, **kwargs):
-    """``numpy.matmul`` (``@``): matrix products broadcast over leading batch axes."""
+def matmul(x1, x2, /, out=None, *, dtype=None, precision=None, preferred_element_type=None,
+           **kwargs):
+    """``numpy.matmul`` (``@``): matrix products broadcast over leading batch axes.
+    ``precision``/``preferred_element_type`` as in ``dot``."""
     check_unsupported("matmul", out=out)
-    a, b = _promote(x1, x2, dtype=dtype)
+    a, b = _promote(x1, x2, dtype=dtype, preferred_element_type=preferred_element_type)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
         which = 0 if not sa else 1
@@ -96,10 +104,11 @@ def matmul(x1, x2, /, out=None, *, dtype=None, **kwargs):
     return lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))))
 
 
-def tensordot(a, b, axes=2):
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     """``numpy.tensordot``: contract ``axes`` (an int N: last N of ``a`` with first N of
-    ``b``; or a pair of axis sequences)."""
-    a, b = _promote(a, b)
+    ``b``; or a pair of axis sequences). ``precision``/``preferred_element_type`` as in
+    ``dot``."""
+    a, b = _promote(a, b, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
@@ -118,9 +127,10 @@ def tensordot(a, b, axes=2):
     return scalarize(_contract(a, b, a_axes, b_axes))
 
 
-def inner(a, b, /):
-    """``numpy.inner``: sum over the last axes of both."""
-    a, b = _promote(a, b)
+def inner(a, b, /, *, precision=None, preferred_element_type=None):
+    """``numpy.inner``: sum over the last axes of both. ``precision``/
+    ``preferred_element_type`` as in ``dot``."""
+    a, b = _promote(a, b, preferred_element_type=preferred_element_type)
     na, nb = len(_shape(a)), len(_shape(b))
     if na == 0 or nb == 0:
         return _multiply(a, b)
@@ -136,9 +146,10 @@ def outer(a, b, out=None):
     return _multiply(a, b)
 
 
-def vdot(a, b, /):
-    """``numpy.vdot``: dot product of the flattened inputs, the first one conjugated."""
-    a, b = _promote(a, b)
+def vdot(a, b, /, *, precision=None, preferred_element_type=None):
+    """``numpy.vdot``: dot product of the flattened inputs, the first one conjugated.
+    ``precision``/``preferred_element_type`` as in ``dot``."""
+    a, b = _promote(a, b, preferred_element_type=preferred_element_type)
     if dtypes.is_complex(core.get_aval(a).dtype):
         a = lax.conj(a)
     a = lax.reshape(a, (core.get_aval(a).size,))
@@ -157,11 +168,13 @@ def kron(a, b):
     return lax.reshape(_multiply(a, b), tuple(x * y for x, y in zip(sa, sb)))
 
 
-def vecdot(x1, x2, /, *, axis=-1, out=None, dtype=None):
-    """``numpy.vecdot``: dot products of vectors along ``axis`` (real arrays)."""
+def vecdot(x1, x2, /, *, axis=-1, out=None, dtype=None, precision=None,
+           preferred_element_type=None):
+    """``numpy.vecdot``: dot products of vectors along ``axis`` (real arrays).
+    ``precision``/``preferred_element_type`` as in ``dot``."""
     check_unsupported("vecdot", out=out)
     from ._reductions import sum
-    a, b = _promote(x1, x2, dtype=dtype)
+    a, b = _promote(x1, x2, dtype=dtype, preferred_element_type=preferred_element_type)
     return sum(_multiply(a, b), axis=axis)
 
 
@@ -298,21 +311,24 @@ def _sum_out(x, term: str, keep: set):
 
 
 def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe",
-           optimize=False):
+           optimize=False, precision=None, preferred_element_type=None):
     """``numpy.einsum``: explicit (``'ij,jk->ik'``) and implicit (``'ij,jk'``) output,
     ``'...'`` broadcasting, repeated labels (diagonals), the interleaved operand/sublist form.
-    Contractions are done left to right with ``dot_general``."""
+    Contractions are done left to right with ``dot_general``. ``precision``/
+    ``preferred_element_type`` as in ``dot``."""
     check_unsupported("einsum", out=out)
     if not isinstance(subscripts, str):
         subscripts, operands = _interleaved_to_subscripts((subscripts,) + operands)
-    ops = _promote(*operands, dtype=dtype)
+    ops = _promote(*operands, dtype=dtype, preferred_element_type=preferred_element_type)
     terms, out_term = _parse(subscripts, [_shape(x) for x in ops])
     sizes: dict[str, int] = {}
     for x, t in zip(ops, terms):
         for c, d in zip(t, _shape(x)):
-            if sizes.get(c, 1) not in (1, d) and d != 1:
-                raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {d}")
-            sizes[c] = max(sizes.get(c, 1), d)
+            prev = sizes.get(c)
+            if prev is None or prev == 1:  # size 1 broadcasts (also against a size 0)
+                sizes[c] = d
+            elif d not in (1, prev):
+                raise ValueError(f"einsum: label {c!r} has sizes {prev} and {d}")
     prepared = []
     for i, (x, t) in enumerate(zip(ops, terms)):
         x, t = _take_diagonals(x, t)
