@@ -46,7 +46,7 @@ __all__ = [
     "mask_indices", "fill_diagonal", "put", "place", "put_along_axis", "insert", "choose",
     "extract", "resize", "trim_zeros", "bincount", "histogram", "histogram_bin_edges",
     "packbits", "unpackbits", "bitwise_count", "bartlett", "blackman", "hamming", "hanning",
-    "kaiser",
+    "kaiser", "real_if_close",
 ]
 
 _UINT8, _INT8 = np.dtype(np.uint8), np.dtype(np.int8)
@@ -325,6 +325,27 @@ def fill_diagonal(a, val, wrap: bool = False, *, inplace: bool = True):
     v = cast(_asarray(val), dtype_of(a))
     v = v if aval_of(v).ndim == 0 else _tile_flat(v, len(positions))
     return reshape(_scatter_update(ravel(a), positions, v, "set"), shape)
+
+
+def real_if_close(a, tol: float = 100):
+    """``numpy.real_if_close``: the real part of a complex ``a`` if every imaginary part is
+    below ``tol`` machine epsilons of its dtype (``tol`` is absolute if at most 1), else ``a``
+    unchanged. The result's dtype depends on the values, so ``a`` must be concrete (not a
+    traced value inside ``jit``/``grad``/``vmap``)."""
+    a = _asarray(a)
+    dt = dtype_of(a)
+    if not dtypes.is_complex(dt):
+        return a
+    imag = u.imag(a)
+    if isinstance(imag, Tracer):
+        value = imag.concrete_value()
+        if value is None:
+            raise concretization_error(imag, "real_if_close (its result dtype depends on the "
+                                             "values: use functrace.numpy.real where the "
+                                             "imaginary parts are known to be small)")
+        imag = value
+    limit = tol * np.finfo(dt).eps if tol > 1 else tol
+    return u.real(a) if bool(np.all(np.abs(imag) < limit)) else a
 
 
 def put(a, ind, v, mode=None, *, inplace: bool = True):

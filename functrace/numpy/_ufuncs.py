@@ -195,8 +195,16 @@ def _remainder(a, b):
 def _int_power(x, y):
     """``x ** y`` elementwise for integer arrays, by binary exponentiation over y's bits."""
     zero, one = _zeros(y), lax.full_like(x, 1)
+    negative = None
     if not _is_unsigned(y):
         negative = lax.lt(y, zero)
+        # NumPy raises for a negative exponent, which traced code cannot do; like lax's
+        # integer_pow, give 1/x**|y| truncated toward zero: 1 for x == 1, +-1 for x == -1, 0
+        # otherwise (docs/sharp-bits.md)
+        y_odd = lax.ne(lax.rem(y, lax.full_like(y, 2)), zero)
+        minus_one = lax.full_like(x, -1)
+        reciprocal = lax.select(lax.eq(x, one), one, lax.select(
+            lax.eq(x, minus_one), lax.select(y_odd, minus_one, one), lax.full_like(x, 0)))
         y = lax.select(negative, zero, y)
     acc, base = one, x
     for _ in range(np.iinfo(dtype_of(y)).bits):
@@ -204,6 +212,8 @@ def _int_power(x, y):
         acc = lax.select(odd, lax.mul(acc, base), acc)
         base = lax.mul(base, base)
         y = lax.div(y, lax.full_like(y, 2))
+    if negative is not None:
+        acc = lax.select(negative, reciprocal, acc)
     return acc
 
 
@@ -662,9 +672,14 @@ def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = Fa
     if not dtypes.is_inexact(dt):
         dt = dtypes.float64
     a, b = _bcast_all(cast(a, dt), cast(b, dt))
-    diff = lax.abs(lax.sub(a, b))
-    tol = lax.add(lax.full_like(b, atol), lax.mul(lax.full_like(b, rtol), lax.abs(b)))
-    finite = _and(lax.is_finite(a), lax.is_finite(b))
+    diff = lax.abs(lax.sub(a, b))  # real, also for complex operands
+    abs_b = lax.abs(b)
+    tol = lax.add(lax.full_like(abs_b, atol), lax.mul(lax.full_like(abs_b, rtol), abs_b))
+    if dtypes.is_complex(dt):  # finite: both parts finite
+        finite = _and(_and(lax.is_finite(lax.real(a)), lax.is_finite(lax.imag(a))),
+                      _and(lax.is_finite(lax.real(b)), lax.is_finite(lax.imag(b))))
+    else:
+        finite = _and(lax.is_finite(a), lax.is_finite(b))
     close = _or(_and(finite, lax.le(diff, tol)), lax.eq(a, b))
     if equal_nan:
         close = _or(close, _and(_isnan(a), _isnan(b)))
