@@ -25,6 +25,7 @@ from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from .devices import block_until_ready, device_get, device_put, devices
+from .backend import wait_for_compilation
 from .jit import disable_jit, jit
 from .numpy._array import Array
 from .remat import checkpoint, checkpoint_policies, remat

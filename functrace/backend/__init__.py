@@ -239,8 +239,15 @@ def _compile(jaxpr: ClosedJaxpr, name: str, wait: bool = False):
     from . import tiered
     if config.tiered_compile and not wait \
             and tiered.interpreter_cost(jaxpr.jaxpr) <= tiered.MAX_INTERPRETED_EQNS:
-        return tiered.TieredExecutable(InterpretedExecutable(jaxpr),
-                                       lambda: _prepare_in_background(jaxpr, name))
+        # the background thread compiles with the options in force here and now
+        options = {k: config.read(k) for k in ("cache_dir", "enable_disk_cache",
+                                                "log_compiles")}
+
+        def prepare():
+            with config.override(**options):
+                return _prepare_in_background(jaxpr, name)
+
+        return tiered.TieredExecutable(InterpretedExecutable(jaxpr), prepare)
     t0 = time.perf_counter()
     program = _generate(jaxpr, name)
     if isinstance(program, InterpretedExecutable):
