@@ -18,6 +18,7 @@ from .autodiff import (
     value_and_grad,
     vjp,
 )
+from .backend import wait_for_compilation
 from .batching import vmap
 from .callbacks import pure_callback
 from .checking import check_grads, numerical_jacobian
@@ -25,7 +26,6 @@ from .config import config
 from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from .devices import block_until_ready, device_get, device_put, devices
-from .backend import wait_for_compilation
 from .jit import disable_jit, jit
 from .numpy._array import Array
 from .remat import checkpoint, checkpoint_policies, remat

@@ -20,7 +20,7 @@ from jit_check import assert_close
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import backend
-from functrace.backend import cache, tiered
+from functrace.backend import tiered
 from functrace.config import config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
