@@ -59,14 +59,15 @@ __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_dilat
            "split", "optimization_barrier", "Precision"]
 
 
-class _ShapeError(TypeError, ValueError):
-    """Bad shapes/parameters: a TypeError like other functrace shape errors, and a ValueError
-    like JAX's for the same mistakes, so either ``except`` catches it."""
+class WindowShapeError(TypeError, ValueError):
+    """Bad shapes, dtypes or parameters of a convolution or windowed reduction: a TypeError
+    like functrace's other shape errors and a ValueError like JAX's for some of the same
+    mistakes, so either ``except`` catches it (public as ``functrace.errors``)."""
 
 
-class _PaddingError(ValueError, RuntimeError):
-    """An unknown padding string (JAX raises RuntimeError, NumPy-style code expects
-    ValueError)."""
+class PaddingError(ValueError, RuntimeError):
+    """An unknown padding string: a ValueError, and a RuntimeError as JAX raises (public as
+    ``functrace.errors``)."""
 
 
 def _ints(name: str, values, n: int, default: int | None = None, minimum: int = 1
@@ -78,10 +79,10 @@ def _ints(name: str, values, n: int, default: int | None = None, minimum: int = 
         values = (values,)
     out = tuple(int(v) for v in values)
     if len(out) != n:
-        raise _ShapeError(f"{name} must have {n} entries (one per spatial/window dimension), "
+        raise WindowShapeError(f"{name} must have {n} entries (one per spatial/window dimension), "
                           f"got {tuple(values)}")
     if any(v < minimum for v in out):
-        raise _ShapeError(f"{name} entries must be >= {minimum}, got {out}")
+        raise WindowShapeError(f"{name} entries must be >= {minimum}, got {out}")
     return out
 
 
@@ -100,7 +101,7 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
         if kind == "VALID":
             return ((0, 0),) * n
         if kind not in ("SAME", "SAME_LOWER"):
-            raise _PaddingError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence "
+            raise PaddingError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence "
                                 f"of (low, high) pairs, got {padding!r}")
         pads = []
         for size, window, stride in zip(in_shape, window_shape, window_strides):
@@ -112,10 +113,10 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
     try:
         pads = tuple((int(lo), int(hi)) for lo, hi in padding)
     except (TypeError, ValueError):
-        raise _ShapeError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
+        raise WindowShapeError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
                           f"(low, high) pairs, got {padding!r}") from None
     if len(pads) != n:
-        raise _ShapeError(f"padding needs {n} (low, high) pairs, one per spatial/window "
+        raise WindowShapeError(f"padding needs {n} (low, high) pairs, one per spatial/window "
                           f"dimension, got {padding!r}")
     return pads
 
@@ -137,15 +138,16 @@ class ConvDimensionNumbers(NamedTuple):
 
 def _specs_from_strings(lhs: str, rhs: str, out: str) -> ConvDimensionNumbers:
     if not len(lhs) == len(rhs) == len(out):
-        raise _ShapeError(f"dimension_numbers {(lhs, rhs, out)} must be strings of equal length")
+        raise WindowShapeError(f"dimension_numbers {(lhs, rhs, out)} must be strings of equal "
+                               "length")
     for spec, need in ((lhs, "NC"), (rhs, "OI"), (out, "NC")):
         if len(set(spec)) != len(spec) or any(c not in spec for c in need):
-            raise _ShapeError(f"dimension_numbers string {spec!r} must contain "
+            raise WindowShapeError(f"dimension_numbers string {spec!r} must contain "
                               f"{need[0]!r} and {need[1]!r} and no letter twice")
     spatial = [c for c in rhs if c not in "OI"]
     if {c for c in lhs if c not in "NC"} != set(spatial) or \
             {c for c in out if c not in "NC"} != set(spatial):
-        raise _ShapeError(f"dimension_numbers {(lhs, rhs, out)} must name the same spatial "
+        raise WindowShapeError(f"dimension_numbers {(lhs, rhs, out)} must name the same spatial "
                           "dimensions in all three specs")
 
     def perm(spec: str, first: str, second: str) -> tuple[int, ...]:
@@ -161,17 +163,17 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     ``('NHWC', 'HWIO', 'NHWC')``, or of axis-index tuples) as a ``ConvDimensionNumbers``."""
     n = len(lhs_shape)
     if len(rhs_shape) != n:
-        raise _ShapeError(f"convolution needs lhs and rhs of equal rank, got shapes "
+        raise WindowShapeError(f"convolution needs lhs and rhs of equal rank, got shapes "
                           f"{tuple(lhs_shape)} and {tuple(rhs_shape)}")
     if n < 2:
-        raise _ShapeError(f"convolution needs operands of rank >= 2 (batch/feature axes), got "
+        raise WindowShapeError(f"convolution needs operands of rank >= 2 (batch/feature axes), got "
                           f"shapes {tuple(lhs_shape)} and {tuple(rhs_shape)}")
     if dimension_numbers is None:
         return ConvDimensionNumbers(*(tuple(range(n)),) * 3)
     try:
         lhs, rhs, out = dimension_numbers
     except (TypeError, ValueError):
-        raise _ShapeError(f"dimension_numbers must be None or a (lhs, rhs, out) triple, got "
+        raise WindowShapeError(f"dimension_numbers must be None or a (lhs, rhs, out) triple, got "
                           f"{dimension_numbers!r}") from None
     if all(isinstance(s, str) for s in (lhs, rhs, out)):
         dn = _specs_from_strings(lhs, rhs, out)
@@ -179,7 +181,7 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
         dn = ConvDimensionNumbers(*(tuple(int(a) for a in s) for s in (lhs, rhs, out)))
     for spec in dn:
         if sorted(spec) != list(range(n)):
-            raise _ShapeError(f"dimension_numbers {dimension_numbers!r} do not describe "
+            raise WindowShapeError(f"dimension_numbers {dimension_numbers!r} do not describe "
                               f"operands of rank {n} (shapes {tuple(lhs_shape)} and "
                               f"{tuple(rhs_shape)})")
     return dn
@@ -293,7 +295,7 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
     lhs_aval, rhs_aval = core.get_aval(lhs), core.get_aval(rhs)
     dn = conv_dimension_numbers(lhs_aval.shape, rhs_aval.shape, dimension_numbers)
     if lhs_aval.dtype != rhs_aval.dtype:
-        raise _ShapeError(f"conv_general_dilated needs lhs and rhs of equal dtypes, got "
+        raise WindowShapeError(f"conv_general_dilated needs lhs and rhs of equal dtypes, got "
                           f"{lhs_aval.dtype.name} and {rhs_aval.dtype.name}")
     nsp = lhs_aval.ndim - 2
     strides = _ints("window_strides", window_strides, nsp)
@@ -307,14 +309,14 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
     *k_sp, i, o = core.get_aval(w).shape
     what = f"conv_general_dilated (lhs shape {lhs_aval.shape}, rhs shape {rhs_aval.shape})"
     if groups < 1 or batch_groups < 1 or (groups > 1 and batch_groups > 1):
-        raise _ShapeError(f"{what}: feature_group_count {groups} and batch_group_count "
+        raise WindowShapeError(f"{what}: feature_group_count {groups} and batch_group_count "
                           f"{batch_groups} must be >= 1 and not both > 1")
     if c != i * groups:
-        raise _ShapeError(f"{what}: the lhs feature dimension size {c} divided by "
+        raise WindowShapeError(f"{what}: the lhs feature dimension size {c} divided by "
                           f"feature_group_count {groups} must equal the rhs input feature "
                           f"dimension size {i}")
     if o % groups or o % batch_groups or n % batch_groups:
-        raise _ShapeError(f"{what}: the rhs output feature dimension size {o} must be a "
+        raise WindowShapeError(f"{what}: the rhs output feature dimension size {o} must be a "
                           f"multiple of feature_group_count {groups} and batch_group_count "
                           f"{batch_groups}, and the batch size {n} of batch_group_count")
     patches = _input_windows(x, k_sp, strides, padding, lhs_dil, rhs_dil, what)
@@ -381,7 +383,7 @@ def _conv_transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:
         total = k + s - 2 + max(k - s, 0)
         lo = k - 1
     else:
-        raise _PaddingError(f"conv_transpose: padding must be 'SAME', 'VALID' or a sequence of "
+        raise PaddingError(f"conv_transpose: padding must be 'SAME', 'VALID' or a sequence of "
                             f"(low, high) pairs, got {padding!r}")
     return lo, total - lo
 
@@ -405,7 +407,7 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
     lhs_aval, rhs_aval = core.get_aval(lhs), core.get_aval(rhs)
     if dimension_numbers is None:
         if lhs_aval.ndim not in _TRANSPOSE_LAYOUTS:
-            raise _ShapeError(f"conv_transpose needs dimension_numbers for operands of rank "
+            raise WindowShapeError(f"conv_transpose needs dimension_numbers for operands of rank "
                               f"{lhs_aval.ndim}")
         dimension_numbers = _TRANSPOSE_LAYOUTS[lhs_aval.ndim]
     dn = conv_dimension_numbers(lhs_aval.shape, rhs_aval.shape, dimension_numbers)
@@ -544,7 +546,7 @@ def _pool_args(x, window_shape, strides, padding):
     window_shape = tuple(int(k) for k in window_shape)
     nsp = len(window_shape)
     if aval.ndim < nsp + 1:
-        raise _ShapeError(f"pooling a window {window_shape} needs an input of rank >= "
+        raise WindowShapeError(f"pooling a window {window_shape} needs an input of rank >= "
                           f"{nsp + 1} (spatial..., features), got shape {aval.shape}")
     lead = aval.ndim - nsp - 1
     strides = (1,) * nsp if strides is None else _ints("strides", strides, nsp)
@@ -637,7 +639,7 @@ def batch_matmul(lhs, rhs, precision=None):
     del precision
     la, ra = core.get_aval(lhs), core.get_aval(rhs)
     if la.ndim < 2 or la.ndim != ra.ndim or la.shape[:-2] != ra.shape[:-2]:
-        raise _ShapeError(f"batch_matmul needs operands of equal rank >= 2 and equal batch "
+        raise WindowShapeError(f"batch_matmul needs operands of equal rank >= 2 and equal batch "
                           f"axes, got shapes {la.shape} and {ra.shape}")
     batch = tuple(range(la.ndim - 2))
     return lax.dot_general(lhs, rhs, (((la.ndim - 1,), (la.ndim - 2,)), (batch, batch)))
@@ -658,8 +660,8 @@ def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
     shape = core.get_aval(operand).shape
     lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(len(shape))
     if hi < lo:
-        raise _ShapeError(f"collapse: axes {start_dimension}:{stop_dimension} of shape {shape} "
-                          "are not an increasing range")
+        raise WindowShapeError(f"collapse: axes {start_dimension}:{stop_dimension} of shape "
+                               f"{shape} are not an increasing range")
     return lax.reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
 
 
@@ -668,13 +670,13 @@ def top_k(operand, k: int, *, axis: int = -1):
     indices. The derivative goes to the selected entries."""
     aval = core.get_aval(operand)
     if aval.ndim == 0:
-        raise _ShapeError("top_k needs an operand of rank >= 1")
+        raise WindowShapeError("top_k needs an operand of rank >= 1")
     axis = int(axis) + aval.ndim if int(axis) < 0 else int(axis)
     if not 0 <= axis < aval.ndim:
-        raise _ShapeError(f"top_k: axis {axis} out of range for shape {aval.shape}")
+        raise WindowShapeError(f"top_k: axis {axis} out of range for shape {aval.shape}")
     n, k = aval.shape[axis], int(k)
     if not 0 <= k <= n:
-        raise _ShapeError(f"top_k: k={k} must be between 0 and the axis size {n}")
+        raise WindowShapeError(f"top_k: k={k} must be between 0 and the axis size {n}")
     # a stable ascending sort of an order-reversing key (-x; ~x for integers, which cannot
     # overflow) gives the values descending with ties in index order; one key, so jit compiles
     # the sort
@@ -738,10 +740,10 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
     for x in leaves:
         shape = core.get_aval(x).shape
         if not 0 <= ax < len(shape):
-            raise _ShapeError(f"associative_scan: axis {axis} out of range for shape {shape}")
+            raise WindowShapeError(f"associative_scan: axis {axis} out of range for shape {shape}")
         sizes.add(shape[ax])
     if len(sizes) > 1:
-        raise _ShapeError(f"associative_scan: the elems must have equal sizes along axis "
+        raise WindowShapeError(f"associative_scan: the elems must have equal sizes along axis "
                           f"{axis}, got {sorted(sizes)}")
 
     def combine(a: list, b: list) -> list:
@@ -786,7 +788,7 @@ def select_n(which, *cases):
         which = np.asarray(which)
     w_aval, c_aval = core.get_aval(which), core.get_aval(cases[0])
     if w_aval.shape not in ((), c_aval.shape):
-        raise _ShapeError(f"select_n: which must be a scalar or of the cases' shape "
+        raise WindowShapeError(f"select_n: which must be a scalar or of the cases' shape "
                           f"{c_aval.shape}, got {w_aval.shape}")
     if len(cases) == 1:
         return cases[0]
@@ -817,7 +819,7 @@ def reduce(operands, init_values, computation: Callable, dimensions: Sequence[in
     ndim = core.get_aval(operands).ndim
     axes = tuple(sorted({int(d) + ndim if int(d) < 0 else int(d) for d in dimensions}))
     if any(not 0 <= d < ndim for d in axes):
-        raise _ShapeError(f"reduce: dimensions {tuple(dimensions)} out of range for shape "
+        raise WindowShapeError(f"reduce: dimensions {tuple(dimensions)} out of range for shape "
                           f"{core.get_aval(operands).shape}")
     reducer = {"add": lax.reduce_sum, "mul": lax.reduce_prod, "max": lax.reduce_max,
                "min": lax.reduce_min}[kind]
@@ -833,7 +835,7 @@ def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
     axis = int(axis) + len(shape) if int(axis) < 0 else int(axis)
     sizes = [int(s) for s in sizes]
     if not 0 <= axis < len(shape) or any(s < 0 for s in sizes) or sum(sizes) != shape[axis]:
-        raise _ShapeError(f"split: sizes {sizes} must be >= 0 and add up to the size of axis "
+        raise WindowShapeError(f"split: sizes {sizes} must be >= 0 and add up to the size of axis "
                           f"{axis} of shape {shape}")
     starts = np.cumsum([0] + sizes)
     return [lax.slice_in_dim(operand, int(a), int(b), axis=axis)
