@@ -80,7 +80,7 @@ def _ints(name: str, values, n: int, default: int | None = None, minimum: int = 
     out = tuple(int(v) for v in values)
     if len(out) != n:
         raise WindowShapeError(f"{name} must have {n} entries (one per spatial/window dimension), "
-                          f"got {tuple(values)}")
+                               f"got {tuple(values)}")
     if any(v < minimum for v in out):
         raise WindowShapeError(f"{name} entries must be >= {minimum}, got {out}")
     return out
@@ -102,7 +102,7 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
             return ((0, 0),) * n
         if kind not in ("SAME", "SAME_LOWER"):
             raise PaddingError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence "
-                                f"of (low, high) pairs, got {padding!r}")
+                               f"of (low, high) pairs, got {padding!r}")
         pads = []
         for size, window, stride in zip(in_shape, window_shape, window_strides):
             out = -(-size // stride)
@@ -114,10 +114,10 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
         pads = tuple((int(lo), int(hi)) for lo, hi in padding)
     except (TypeError, ValueError):
         raise WindowShapeError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
-                          f"(low, high) pairs, got {padding!r}") from None
+                               f"(low, high) pairs, got {padding!r}") from None
     if len(pads) != n:
         raise WindowShapeError(f"padding needs {n} (low, high) pairs, one per spatial/window "
-                          f"dimension, got {padding!r}")
+                               f"dimension, got {padding!r}")
     return pads
 
 
@@ -143,12 +143,12 @@ def _specs_from_strings(lhs: str, rhs: str, out: str) -> ConvDimensionNumbers:
     for spec, need in ((lhs, "NC"), (rhs, "OI"), (out, "NC")):
         if len(set(spec)) != len(spec) or any(c not in spec for c in need):
             raise WindowShapeError(f"dimension_numbers string {spec!r} must contain "
-                              f"{need[0]!r} and {need[1]!r} and no letter twice")
+                                   f"{need[0]!r} and {need[1]!r} and no letter twice")
     spatial = [c for c in rhs if c not in "OI"]
     if {c for c in lhs if c not in "NC"} != set(spatial) or \
             {c for c in out if c not in "NC"} != set(spatial):
         raise WindowShapeError(f"dimension_numbers {(lhs, rhs, out)} must name the same spatial "
-                          "dimensions in all three specs")
+                               "dimensions in all three specs")
 
     def perm(spec: str, first: str, second: str) -> tuple[int, ...]:
         # spatial axes are ordered as the kernel spec orders them
@@ -164,17 +164,17 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     n = len(lhs_shape)
     if len(rhs_shape) != n:
         raise WindowShapeError(f"convolution needs lhs and rhs of equal rank, got shapes "
-                          f"{tuple(lhs_shape)} and {tuple(rhs_shape)}")
+                               f"{tuple(lhs_shape)} and {tuple(rhs_shape)}")
     if n < 2:
         raise WindowShapeError(f"convolution needs operands of rank >= 2 (batch/feature axes), got "
-                          f"shapes {tuple(lhs_shape)} and {tuple(rhs_shape)}")
+                               f"shapes {tuple(lhs_shape)} and {tuple(rhs_shape)}")
     if dimension_numbers is None:
         return ConvDimensionNumbers(*(tuple(range(n)),) * 3)
     try:
         lhs, rhs, out = dimension_numbers
     except (TypeError, ValueError):
         raise WindowShapeError(f"dimension_numbers must be None or a (lhs, rhs, out) triple, got "
-                          f"{dimension_numbers!r}") from None
+                               f"{dimension_numbers!r}") from None
     if all(isinstance(s, str) for s in (lhs, rhs, out)):
         dn = _specs_from_strings(lhs, rhs, out)
     else:
@@ -182,8 +182,8 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     for spec in dn:
         if sorted(spec) != list(range(n)):
             raise WindowShapeError(f"dimension_numbers {dimension_numbers!r} do not describe "
-                              f"operands of rank {n} (shapes {tuple(lhs_shape)} and "
-                              f"{tuple(rhs_shape)})")
+                                   f"operands of rank {n} (shapes {tuple(lhs_shape)} and "
+                                   f"{tuple(rhs_shape)})")
     return dn
 
 
@@ -296,7 +296,7 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
     dn = conv_dimension_numbers(lhs_aval.shape, rhs_aval.shape, dimension_numbers)
     if lhs_aval.dtype != rhs_aval.dtype:
         raise WindowShapeError(f"conv_general_dilated needs lhs and rhs of equal dtypes, got "
-                          f"{lhs_aval.dtype.name} and {rhs_aval.dtype.name}")
+                               f"{lhs_aval.dtype.name} and {rhs_aval.dtype.name}")
     nsp = lhs_aval.ndim - 2
     strides = _ints("window_strides", window_strides, nsp)
     lhs_dil = _ints("lhs_dilation", lhs_dilation, nsp, 1)
@@ -310,15 +310,15 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
     what = f"conv_general_dilated (lhs shape {lhs_aval.shape}, rhs shape {rhs_aval.shape})"
     if groups < 1 or batch_groups < 1 or (groups > 1 and batch_groups > 1):
         raise WindowShapeError(f"{what}: feature_group_count {groups} and batch_group_count "
-                          f"{batch_groups} must be >= 1 and not both > 1")
+                               f"{batch_groups} must be >= 1 and not both > 1")
     if c != i * groups:
         raise WindowShapeError(f"{what}: the lhs feature dimension size {c} divided by "
-                          f"feature_group_count {groups} must equal the rhs input feature "
-                          f"dimension size {i}")
+                               f"feature_group_count {groups} must equal the rhs input feature "
+                               f"dimension size {i}")
     if o % groups or o % batch_groups or n % batch_groups:
         raise WindowShapeError(f"{what}: the rhs output feature dimension size {o} must be a "
-                          f"multiple of feature_group_count {groups} and batch_group_count "
-                          f"{batch_groups}, and the batch size {n} of batch_group_count")
+                               f"multiple of feature_group_count {groups} and batch_group_count "
+                               f"{batch_groups}, and the batch size {n} of batch_group_count")
     patches = _input_windows(x, k_sp, strides, padding, lhs_dil, rhs_dil, what)
     out = _contract(patches, w, groups, batch_groups, preferred_element_type)
     return _to_out_layout(out, dn.out_spec)
@@ -384,7 +384,7 @@ def _conv_transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:
         lo = k - 1
     else:
         raise PaddingError(f"conv_transpose: padding must be 'SAME', 'VALID' or a sequence of "
-                            f"(low, high) pairs, got {padding!r}")
+                           f"(low, high) pairs, got {padding!r}")
     return lo, total - lo
 
 
@@ -408,7 +408,7 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
     if dimension_numbers is None:
         if lhs_aval.ndim not in _TRANSPOSE_LAYOUTS:
             raise WindowShapeError(f"conv_transpose needs dimension_numbers for operands of rank "
-                              f"{lhs_aval.ndim}")
+                                   f"{lhs_aval.ndim}")
         dimension_numbers = _TRANSPOSE_LAYOUTS[lhs_aval.ndim]
     dn = conv_dimension_numbers(lhs_aval.shape, rhs_aval.shape, dimension_numbers)
     nsp = lhs_aval.ndim - 2
@@ -547,7 +547,7 @@ def _pool_args(x, window_shape, strides, padding):
     nsp = len(window_shape)
     if aval.ndim < nsp + 1:
         raise WindowShapeError(f"pooling a window {window_shape} needs an input of rank >= "
-                          f"{nsp + 1} (spatial..., features), got shape {aval.shape}")
+                               f"{nsp + 1} (spatial..., features), got shape {aval.shape}")
     lead = aval.ndim - nsp - 1
     strides = (1,) * nsp if strides is None else _ints("strides", strides, nsp)
     if not isinstance(padding, str):
@@ -640,7 +640,7 @@ def batch_matmul(lhs, rhs, precision=None):
     la, ra = core.get_aval(lhs), core.get_aval(rhs)
     if la.ndim < 2 or la.ndim != ra.ndim or la.shape[:-2] != ra.shape[:-2]:
         raise WindowShapeError(f"batch_matmul needs operands of equal rank >= 2 and equal batch "
-                          f"axes, got shapes {la.shape} and {ra.shape}")
+                               f"axes, got shapes {la.shape} and {ra.shape}")
     batch = tuple(range(la.ndim - 2))
     return lax.dot_general(lhs, rhs, (((la.ndim - 1,), (la.ndim - 2,)), (batch, batch)))
 
@@ -661,7 +661,7 @@ def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
     lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(len(shape))
     if hi < lo:
         raise WindowShapeError(f"collapse: axes {start_dimension}:{stop_dimension} of shape "
-                               f"{shape} are not an increasing range")
+                                    f"{shape} are not an increasing range")
     return lax.reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
 
 
@@ -744,7 +744,7 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
         sizes.add(shape[ax])
     if len(sizes) > 1:
         raise WindowShapeError(f"associative_scan: the elems must have equal sizes along axis "
-                          f"{axis}, got {sorted(sizes)}")
+                               f"{axis}, got {sorted(sizes)}")
 
     def combine(a: list, b: list) -> list:
         out, out_tree = tree_flatten(fn(tree_unflatten(tree, a), tree_unflatten(tree, b)))
@@ -789,7 +789,7 @@ def select_n(which, *cases):
     w_aval, c_aval = core.get_aval(which), core.get_aval(cases[0])
     if w_aval.shape not in ((), c_aval.shape):
         raise WindowShapeError(f"select_n: which must be a scalar or of the cases' shape "
-                          f"{c_aval.shape}, got {w_aval.shape}")
+                               f"{c_aval.shape}, got {w_aval.shape}")
     if len(cases) == 1:
         return cases[0]
     if w_aval.shape != c_aval.shape:
@@ -820,7 +820,7 @@ def reduce(operands, init_values, computation: Callable, dimensions: Sequence[in
     axes = tuple(sorted({int(d) + ndim if int(d) < 0 else int(d) for d in dimensions}))
     if any(not 0 <= d < ndim for d in axes):
         raise WindowShapeError(f"reduce: dimensions {tuple(dimensions)} out of range for shape "
-                          f"{core.get_aval(operands).shape}")
+                               f"{core.get_aval(operands).shape}")
     reducer = {"add": lax.reduce_sum, "mul": lax.reduce_prod, "max": lax.reduce_max,
                "min": lax.reduce_min}[kind]
     out = reducer(operands, axes) if axes else operands
@@ -836,7 +836,7 @@ def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
     sizes = [int(s) for s in sizes]
     if not 0 <= axis < len(shape) or any(s < 0 for s in sizes) or sum(sizes) != shape[axis]:
         raise WindowShapeError(f"split: sizes {sizes} must be >= 0 and add up to the size of axis "
-                          f"{axis} of shape {shape}")
+                               f"{axis} of shape {shape}")
     starts = np.cumsum([0] + sizes)
     return [lax.slice_in_dim(operand, int(a), int(b), axis=axis)
             for a, b in zip(starts[:-1], starts[1:])]
