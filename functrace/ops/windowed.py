@@ -661,7 +661,7 @@ def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
     lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(len(shape))
     if hi < lo:
         raise WindowShapeError(f"collapse: axes {start_dimension}:{stop_dimension} of shape "
-                                    f"{shape} are not an increasing range")
+                               f"{shape} are not an increasing range")
     return lax.reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
 
 
