@@ -27,6 +27,7 @@ from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
 from .custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from .devices import block_until_ready, device_get, device_put, devices
 from .jit import disable_jit, jit
+from .lax import default_matmul_precision
 from .numpy._array import Array
 from .remat import checkpoint, checkpoint_policies, remat
 from .shape_eval import ShapeDtypeStruct, eval_shape
