@@ -458,6 +458,8 @@ def randint(key, shape: Sequence[int], minval, maxval, dtype=np.int64):
     hi = xp.broadcast_to(_clip_convert(maxval, dtype, xp, "randint"), shape)
     above = xp.broadcast_to(above, shape)
     keys = _split(k, 2)
+    if nbits == 64 and _traced(k) and _small_span(minval, maxval):
+        return _randint64_small_span(keys, shape, lo, hi, dtype)
     higher = _bits(keys[0], shape, udt)
     lower = _bits(keys[1], shape, udt)
     with np.errstate(over="ignore"):
@@ -469,6 +471,37 @@ def randint(key, shape: Sequence[int], minval, maxval, dtype=np.int64):
         mult = _urem(mult * mult, span)
         offset = _urem(_urem(higher, span) * mult + _urem(lower, span), span)
         return lo + offset.astype(dtype)
+
+
+def _small_span(minval, maxval) -> bool:
+    """Concrete bounds whose spans are below 2**31."""
+    if _traced(minval, maxval):
+        return False
+    lo, hi = np.asarray(minval), np.asarray(maxval)
+    if lo.dtype.kind not in "iu" or hi.dtype.kind not in "iu":
+        return False
+    span = hi.astype(object) - lo.astype(object)
+    return bool(np.all(span < 2**31))
+
+
+def _randint64_small_span(keys, shape, lo, hi, dtype):
+    """randint's 64-bit arithmetic for spans below 2**31 on traced keys, in int64 from the
+    32-bit words: the same numbers (nothing wraps for such spans), without the unsigned 64-bit
+    remainder, which the compiled backend gets wrong above 2**53 (its integer division helper
+    returns a float for unsigned operands)."""
+    i64 = np.dtype(np.int64)
+    span = _fnp.where(hi <= lo, 1, (hi - lo).astype(i64))
+    mult = _fnp.remainder(_fnp.remainder(2**32, span) ** 2, span)  # 2**64 mod span
+
+    def word_mod(key):
+        b1, b2 = _bits_pair(key, shape)
+        w1 = _lax.rem(_lax.convert_element_type(b1, i64), span)
+        w2 = _lax.rem(_lax.convert_element_type(b2, i64), span)
+        return _lax.rem(_lax.add(_lax.mul(w1, _lax.rem(_fnp.full(shape, 2**32, i64), span)),
+                                 w2), span)
+
+    offset = _lax.rem(word_mod(keys[0]) * mult + word_mod(keys[1]), span)
+    return lo + offset.astype(dtype)
 
 
 def _shuffle(k, x, axis: int):
