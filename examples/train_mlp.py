@@ -1,8 +1,8 @@
 """Train an MLP classifier on the UCI handwritten digits with one jitted training step.
 
 The step (forward pass, backward pass and Adam update of every parameter) is traced once and
-compiled by functrace's Numba backend into a single program. Prints progress per epoch, the
-compile time and the final test accuracy, and writes the loss curve to loss_curve.svg.
+compiled by functrace's Numba backend into a single program. Prints the time to the first
+step, progress per epoch and the final test accuracy, and writes the loss curve to loss_curve.svg.
 
     python examples/train_mlp.py [--epochs 15] [--out loss_curve.svg]
 """
@@ -105,7 +105,13 @@ def main() -> None:
     n_batches = len(y_train) // args.batch
     t0 = time.perf_counter()
     train_step(params, state, x_train[:args.batch], onehot[y_train[:args.batch]])
-    print(f"traced and compiled the training step in {time.perf_counter() - t0:.2f} s")
+    if ft.config.tiered_compile:
+        # the first steps run on the reference interpreter while the compiled step is built
+        # in the background (FUNCTRACE_TIERED=0: compile first, then run)
+        print(f"first training step in {time.perf_counter() - t0:.2f} s "
+              "(compiling in the background meanwhile)")
+    else:
+        print(f"traced and compiled the training step in {time.perf_counter() - t0:.2f} s")
 
     rng = np.random.RandomState(1)
     losses = []
