@@ -32,12 +32,28 @@ class JaxprTracer(Tracer):
         return self._aval
 
 
+def _snapshot(val: Any) -> Any:
+    """The value a NumPy array has now, as the program's constant.
+
+    As in JAX, arrays a traced function closes over are captured when it is traced: mutating
+    them afterwards changes nothing, on every path (the compiled code, the fast path, the
+    interpreter). One copy per constant per trace; tracers and arrays that cannot change
+    (read-only and owning their data) are kept as they are.
+    """
+    if type(val) is np.ndarray or isinstance(val, np.ndarray):
+        if val.flags.writeable or not val.flags.owndata:
+            val = np.array(val, order="C", copy=True, subok=False)
+    return val
+
+
 class JaxprBuilder:
     """The growing program of one ``JaxprTrace``: equations, constants and their variables."""
 
     def __init__(self):
         self.eqns: list[Eqn] = []
-        self.const_vals: dict[int, tuple[Var, Any]] = {}  # id(value) -> (var, value)
+        # id(value) -> (var, snapshot of the value, the value itself): the value is kept so
+        # that its id is not reused by another array while tracing
+        self.const_vals: dict[int, tuple[Var, Any, Any]] = {}
         self.tracers: list[JaxprTracer] = []  # keeps tracers (and so ids) alive
 
     def new_tracer(self, trace, aval, atom=None) -> JaxprTracer:
@@ -52,14 +68,14 @@ class JaxprBuilder:
             return self.new_tracer(trace, aval, Literal(val, aval))
         entry = self.const_vals.get(id(val))
         if entry is None:
-            entry = self.const_vals[id(val)] = (Var(aval), val)
+            entry = self.const_vals[id(val)] = (Var(aval), _snapshot(val), val)
         return self.new_tracer(trace, aval, entry[0])
 
     def build(self, in_tracers: Sequence[JaxprTracer], out_vals: Sequence[Any], trace
               ) -> ClosedJaxpr:
         outs = [trace.full_raise(v) for v in out_vals]
-        constvars = [var for var, _ in self.const_vals.values()]
-        consts = [val for _, val in self.const_vals.values()]
+        constvars = [var for var, _, _ in self.const_vals.values()]
+        consts = [val for _, val, _ in self.const_vals.values()]
         jaxpr = Jaxpr(constvars, [t.atom for t in in_tracers], [t.atom for t in outs], self.eqns)
         return ClosedJaxpr(jaxpr, consts)
 

@@ -41,9 +41,13 @@ def f_min(x, y):
 
 @njit(**_JIT)
 def i_div(x, y):
-    # lax's integer division rounds toward zero; division by zero gives 0 (no trap)
+    # lax's integer division rounds toward zero; division by zero gives 0 (no trap). By -1 it
+    # is a negation, which wraps for the most negative value as NumPy's does (min // -1 is min)
+    # instead of hitting the machine division's overflow (undefined in LLVM, 0 on x86 here).
     if y == 0:
         return x - x
+    if y == -1:
+        return -x
     q = x // y
     if q < 0 and q * y != x:
         q += 1
@@ -52,8 +56,9 @@ def i_div(x, y):
 
 @njit(**_JIT)
 def i_rem(x, y):
-    # C remainder (sign of the dividend), as np.fmod; by zero gives 0
-    if y == 0:
+    # C remainder (sign of the dividend), as np.fmod; by zero and by -1 gives 0 (also for the
+    # most negative dividend, whose quotient by -1 overflows)
+    if y == 0 or y == -1:
         return x - x
     return x - i_div(x, y) * y
 

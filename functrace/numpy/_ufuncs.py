@@ -247,13 +247,22 @@ def _shift_amounts(x) -> list[int]:
     return [1 << k for k in range(bits.bit_length() - 1)]
 
 
+def _shift_too_far(x, s):
+    """Shift amounts NumPy treats as shifting every bit out: >= the width, or negative (read
+    as a huge unsigned amount; JAX agrees)."""
+    too_far = lax.ge(s, lax.full_like(s, np.iinfo(dtype_of(x)).bits))
+    if _is_unsigned(s):
+        return too_far
+    return _or(too_far, lax.lt(s, _zeros(s)))
+
+
 def _left_shift(x, s):
     zero = _zeros(s)
     out = x
     for amount in _shift_amounts(x):
         take = lax.ne(_and(s, lax.full_like(s, amount)), zero)
         out = lax.select(take, lax.mul(out, lax.full_like(out, 1 << amount)), out)
-    too_far = lax.ge(s, lax.full_like(s, np.iinfo(dtype_of(x)).bits))
+    too_far = _shift_too_far(x, s)
     return lax.select(too_far, _zeros(x), out)
 
 
@@ -263,7 +272,7 @@ def _right_shift(x, s):
     for amount in _shift_amounts(x):
         take = lax.ne(_and(s, lax.full_like(s, amount)), zero)
         out = lax.select(take, _int_floor_divide(out, lax.full_like(out, 1 << amount)), out)
-    too_far = lax.ge(s, lax.full_like(s, np.iinfo(dtype_of(x)).bits))
+    too_far = _shift_too_far(x, s)
     if _is_unsigned(x):
         return lax.select(too_far, _zeros(x), out)
     fill = lax.select(lax.lt(x, _zeros(x)), lax.full_like(x, -1), _zeros(x))
