@@ -90,20 +90,29 @@ def _differentiated(flat_args: list):
     return None
 
 
+_NOT_EAGER = object()
+
+
 def _call_eagerly(fun: Callable, args) -> object:
-    """``fun(*args)`` on concrete values. Inside a rule of an enclosing transformation (a ``fwd``
-    calling the function on its primal values) the transformations are hidden while it runs:
-    otherwise arrays it creates (``fnp.zeros_like``) would become tracers of the innermost
-    transformation, one the values do not belong to."""
+    """``fun(*args)`` on concrete values, or ``_NOT_EAGER`` if the result is not concrete.
+
+    Inside a rule of an enclosing transformation (a ``fwd`` calling the function on its primal
+    values) the transformations are hidden while it runs: otherwise arrays it creates
+    (``fnp.zeros_like``) would become tracers of the innermost transformation, one the values
+    do not belong to. A result holding a tracer means the function closes over a transformed
+    value: then it must be traced, so the rule sees that value as an input."""
     st = core._thread_state
     if len(st.trace_stack) == 1 and st.dynamic_trace is None:
         return fun(*args)
     stack, dyn = st.trace_stack, st.dynamic_trace
     st.trace_stack, st.dynamic_trace = stack[:1], None
     try:
-        return fun(*args)
+        out = fun(*args)
     finally:
         st.trace_stack, st.dynamic_trace = stack, dyn
+    if any(isinstance(x, core.Tracer) for x in tree_flatten(out)[0]):
+        return _NOT_EAGER
+    return out
 
 
 def _check_no_closure(name: str, level: int, leaves) -> None:
@@ -254,7 +263,10 @@ class custom_jvp:
         flat_args, in_tree = tree_flatten(tuple(dyn))
         diff = _differentiated(flat_args)
         if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
-            return _call_eagerly(self.fun, args)
+            out = _call_eagerly(self.fun, args)
+            if out is not _NOT_EAGER:
+                return out
+            diff = None
         if diff is None:
             call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
                                                       self.nondiff_argnums, len(args))
@@ -425,7 +437,10 @@ class custom_vjp:
         flat_args, in_tree = tree_flatten(tuple(dyn))
         diff = _differentiated(flat_args)
         if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
-            return _call_eagerly(self.fun, args)
+            out = _call_eagerly(self.fun, args)
+            if out is not _NOT_EAGER:
+                return out
+            diff = None
         if diff is None:
             call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
                                                       self.nondiff_argnums, len(args))
