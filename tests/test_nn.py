@@ -211,3 +211,100 @@ def test_device_calls_are_identities_on_the_host():
     assert type(got["b"][0]) is np.ndarray
     np.testing.assert_array_equal(got["w"], tree["w"])
     assert ft.devices() == ["cpu"]
+
+
+# --- nn.initializers --------------------------------------------------------------------------
+
+KEY = ft.random.PRNGKey(0)
+
+
+def test_initializers_are_draws_of_functrace_random_with_jax_formulas():
+    init = nn.initializers
+    shape = (3, 5, 4)  # receptive field 3, fan_in 5 * 3 = 15, fan_out 4 * 3 = 12
+    fan_in, fan_out = 15.0, 12.0
+    r = ft.random
+    cases = [
+        (init.glorot_uniform(), r.uniform(KEY, shape, np.float64, -1, 1)
+         * np.sqrt(3 * 2 / (fan_in + fan_out))),
+        (init.lecun_uniform(), r.uniform(KEY, shape, np.float64, -1, 1) * np.sqrt(3 / fan_in)),
+        (init.he_uniform(), r.uniform(KEY, shape, np.float64, -1, 1) * np.sqrt(3 * 2 / fan_in)),
+        (init.variance_scaling(2.0, "fan_out", "normal"),
+         r.normal(KEY, shape) * np.sqrt(2.0 / fan_out)),
+        (init.variance_scaling(1.0, "fan_geo_avg", "normal"),
+         r.normal(KEY, shape) * np.sqrt(1.0 / np.sqrt(fan_in * fan_out))),
+        (init.he_normal(), r.truncated_normal(KEY, -2, 2, shape)
+         * (np.sqrt(2 / fan_in) / 0.87962566103423978)),
+        (init.glorot_normal(), r.truncated_normal(KEY, -2, 2, shape)
+         * (np.sqrt(2 / (fan_in + fan_out)) / 0.87962566103423978)),
+        (init.normal(0.5), r.normal(KEY, shape) * 0.5),
+        (init.uniform(0.5), r.uniform(KEY, shape) * 0.5),
+        (init.truncated_normal(0.5, lower=-1.0, upper=3.0),
+         r.truncated_normal(KEY, -1.0, 3.0, shape) * 0.5),
+    ]
+    for fn, want in cases:
+        got = fn(KEY, shape)
+        assert got.dtype == np.float64 and got.shape == shape
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert init.xavier_uniform is init.glorot_uniform and init.kaiming_normal is init.he_normal
+    assert init.xavier_normal is init.glorot_normal and init.kaiming_uniform is init.he_uniform
+    assert init.lecun_normal()(KEY, (4, 3), np.float32).dtype == np.float32
+
+
+def test_initializer_statistics():
+    w = nn.initializers.glorot_uniform()(KEY, (300, 200))
+    bound = np.sqrt(6 / 500)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert np.var(w) == pytest.approx(2 / 500, rel=0.03)
+    w = nn.initializers.he_normal()(KEY, (3, 3, 32, 64), np.float32)
+    assert w.dtype == np.float32
+    assert np.var(w) == pytest.approx(2 / (9 * 32), rel=0.05)
+    assert np.abs(w).max() <= 2 * np.sqrt(2 / (9 * 32)) / 0.87962566103423978 * (1 + 1e-6)
+
+
+def test_constant_zeros_ones_and_batch_axes():
+    init = nn.initializers
+    np.testing.assert_array_equal(init.zeros(KEY, (2, 3)), np.zeros((2, 3)))
+    np.testing.assert_array_equal(init.ones(KEY, (2,), np.float32), np.ones(2, np.float32))
+    got = init.constant(-1.5, np.float32)(KEY, (2, 2))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.full((2, 2), -1.5, np.float32))
+    # batch_axis is left out of the fans; in_axis/out_axis may be tuples
+    w = init.variance_scaling(1.0, "fan_in", "normal", in_axis=(1, 2), out_axis=-1,
+                              batch_axis=0)(KEY, (7, 2, 3, 4))
+    np.testing.assert_allclose(w, ft.random.normal(KEY, (7, 2, 3, 4)) / np.sqrt(6.0),
+                               rtol=1e-14)
+
+
+def test_orthogonal_and_delta_orthogonal():
+    init = nn.initializers
+    for shape in [(4, 6), (6, 4), (5, 5)]:
+        q = np.asarray(init.orthogonal(scale=2.0)(KEY, shape))
+        small = min(shape)
+        gram = q @ q.T if shape[0] <= shape[1] else q.T @ q
+        np.testing.assert_allclose(gram, 4.0 * np.eye(small), atol=1e-12)
+    q = np.asarray(init.orthogonal(column_axis=0)(KEY, (3, 2, 4)))  # 3 columns, 8 rows
+    m = np.moveaxis(q, 0, -1).reshape(8, 3)
+    np.testing.assert_allclose(m.T @ m, np.eye(3), atol=1e-12)
+    k = np.asarray(init.delta_orthogonal()(KEY, (3, 3, 4, 4)))
+    centre = k[1, 1]
+    np.testing.assert_allclose(centre @ centre.T, np.eye(4), atol=1e-12)
+    k[1, 1] = 0
+    assert not k.any()
+
+
+def test_initializer_errors():
+    init = nn.initializers
+    with pytest.raises(ValueError, match="mode must be one of fan_in"):
+        init.variance_scaling(1.0, "fan_sum", "normal")
+    with pytest.raises(ValueError, match="distribution must be one of"):
+        init.variance_scaling(1.0, "fan_in", "cauchy")
+    with pytest.raises(ValueError, match="with the default in_axis=-2"):
+        init.glorot_uniform()(KEY, (5,))
+    with pytest.raises(TypeError, match="real floating dtype"):
+        init.normal()(KEY, (2,), np.int32)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init.orthogonal()(KEY, (3,))
+    with pytest.raises(ValueError, match="3-D, 4-D or 5-D"):
+        init.delta_orthogonal()(KEY, (3, 3))
+    with pytest.raises(ValueError, match="must not exceed the output size"):
+        init.delta_orthogonal()(KEY, (3, 5, 4))
