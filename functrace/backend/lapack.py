@@ -263,6 +263,12 @@ if LAPACK_AVAILABLE:
         _keep(work, u, s, vh)
 
     @njit(cache=True)
+    def lp_svdvals(a, s):
+        """Singular values only (descending) of ``a`` (nb, m, n) into ``s`` (nb, min(m, n))."""
+        dummy = np.empty((1, 1, 1), a.dtype)
+        lp_svd(a, dummy, s, dummy, 78)
+
+    @njit(cache=True)
     def lp_adjugate(a, out):
         """Adjugates of ``a`` (nb, n, n) from the SVD: adj(a) = det(u) det(vh) v diag(p) u^T,
         p_i the product of the other singular values (defined at rank n - 1 too)."""
@@ -294,4 +300,4 @@ if LAPACK_AVAILABLE:
                     out[b, i, j] = t * sg
 
     __all__ += ["lp_cholesky", "lp_triangular_solve", "lp_solve", "lp_slogdet", "lp_det",
-                "lp_eigh", "lp_qr", "lp_svd", "lp_adjugate"]
+                "lp_eigh", "lp_qr", "lp_svd", "lp_svdvals", "lp_adjugate"]

@@ -715,103 +715,99 @@ def _lapack_ready(eqn) -> None:
         raise CodegenError("empty matrices run with NumPy")
 
 
-def _stack(name: str, shape) -> str:
-    """``name`` viewed as a (batch, rows, cols) stack (batch 1 for a lone matrix)."""
-    b = int(np.prod(shape[:-2], dtype=np.int64))
-    return f"{name}.reshape(({b}, {shape[-2]}, {shape[-1]}))"
+def _emit_kernel(k, eqn, kernel: str, ins, outs, *extra) -> None:
+    """Emit ``kernel(*ins, *outs, *extra)``: ``ins``/``outs`` are (operand or output index,
+    shape to view it as). NumPy's ``linalg`` computes float32 in float64 and rounds the results
+    (so eigenvector signs, pivots etc. are float64's): float32 goes through float64 copies too.
+    A 0-d output is filled through a 1-element temporary."""
+    _lapack_ready(eqn)
+    up = eqn.invars[0].aval.dtype == np.float32
+    args, after = [], []
+    for i, shape in ins:
+        view = f"{k.ins[i]}.reshape({tuple(shape)})"
+        if up:
+            t = k.tmp("u")
+            k.emit(f"{t} = {view}.astype(np.float64)")
+            view = t
+        args.append(view)
+    for i, shape in outs:
+        v = eqn.outvars[i]
+        name = k.outs[i]
+        if up or v.aval.ndim == 0:
+            t = k.tmp("u")
+            k.emit(f"{t} = np.empty({tuple(shape)}, np.float64)" if up else
+                   f"{t} = np.empty({tuple(shape)}, np.{v.aval.dtype.name})")
+            args.append(t)
+            if v.aval.ndim == 0:
+                after.append(f"{name} = np.{v.aval.dtype.name}({t}[0])")
+            else:
+                after.append(f"{name}.reshape({tuple(shape)})[:] = {t}")
+        else:
+            args.append(f"{name}.reshape({tuple(shape)})")
+    k.emit(f"{kernel}({', '.join(args + [str(x) for x in extra])})", *after)
 
 
-def _vec_stack(k, name: str, aval) -> tuple[str, list[str]]:
-    """``name`` (..., n) as a (batch, n) stack; a 0-d output gets a temporary array whose element
-    is copied to the (scalar) output afterwards (returned as extra lines)."""
-    if aval.ndim == 0:
-        t = k.tmp("v")
-        k.emit(f"{t} = np.empty(1, np.{aval.dtype.name})")
-        return t, [f"{name} = {t}[0]"]
-    b = int(np.prod(aval.shape[:-1], dtype=np.int64))
-    return f"{name}.reshape(({b}, {aval.shape[-1]}))", []
+def _as3(shape) -> tuple[int, int, int]:
+    """A (..., m, n) shape as (batch, m, n)."""
+    return (int(np.prod(shape[:-2], dtype=np.int64)),) + tuple(shape[-2:])
+
+
+def _as2(shape, batch: int) -> tuple[int, int]:
+    """A (...) vector/scalar output per matrix of a batch of ``batch`` as (batch, n)."""
+    return (batch, int(np.prod(shape, dtype=np.int64)) // max(batch, 1))
 
 
 def _lower_square_to_square(kernel: str):
     def lower(k, eqn) -> None:
-        _lapack_ready(eqn)
-        shape = eqn.invars[0].aval.shape
-        k.emit(f"{kernel}({_stack(k.ins[0], shape)}, {_stack(k.outs[0], shape)})")
+        s = _as3(eqn.invars[0].aval.shape)
+        _emit_kernel(k, eqn, kernel, [(0, s)], [(0, s)])
 
     return lower
 
 
 def _lower_solve(k, eqn) -> None:
-    _lapack_ready(eqn)
-    a, b = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
-    k.emit(f"lp_solve({_stack(k.ins[0], a)}, {_stack(k.ins[1], b)}, {_stack(k.outs[0], b)})")
+    a, b = (_as3(v.aval.shape) for v in eqn.invars)
+    _emit_kernel(k, eqn, "lp_solve", [(0, a), (1, b)], [(0, b)])
 
 
 def _lower_triangular_solve(k, eqn) -> None:
-    _lapack_ready(eqn)
     p = eqn.params
-    a, b = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
-    k.emit(f"lp_triangular_solve({_stack(k.ins[0], a)}, {_stack(k.ins[1], b)}, "
-           f"{_stack(k.outs[0], b)}, {bool(p['left_side'])}, {bool(p['lower'])}, "
-           f"{bool(p['transpose_a'])}, {bool(p['unit_diagonal'])})")
+    a, b = (_as3(v.aval.shape) for v in eqn.invars)
+    _emit_kernel(k, eqn, "lp_triangular_solve", [(0, a), (1, b)], [(0, b)],
+                 bool(p["left_side"]), bool(p["lower"]), bool(p["transpose_a"]),
+                 bool(p["unit_diagonal"]))
 
 
 def _lower_det(k, eqn) -> None:
-    _lapack_ready(eqn)
-    out, after = _vec_stack(k, k.outs[0], eqn.outvars[0].aval)
-    shape = eqn.invars[0].aval.shape
-    if eqn.outvars[0].aval.ndim:
-        b = int(np.prod(shape[:-2], dtype=np.int64))
-        out = f"{k.outs[0]}.reshape(({b},))"
-    k.emit(f"lp_det({_stack(k.ins[0], shape)}, {out})", *after)
+    a = _as3(eqn.invars[0].aval.shape)
+    _emit_kernel(k, eqn, "lp_det", [(0, a)], [(0, (a[0],))])
 
 
 def _lower_slogdet(k, eqn) -> None:
-    _lapack_ready(eqn)
-    shape = eqn.invars[0].aval.shape
-    b = int(np.prod(shape[:-2], dtype=np.int64))
-    outs, after = [], []
-    for name, v in zip(k.outs, eqn.outvars):
-        if v.aval.ndim == 0:
-            t = k.tmp("v")
-            k.emit(f"{t} = np.empty(1, np.{v.aval.dtype.name})")
-            outs.append(t)
-            after.append(f"{name} = {t}[0]")
-        else:
-            outs.append(f"{name}.reshape(({b},))")
-    k.emit(f"lp_slogdet({_stack(k.ins[0], shape)}, {outs[0]}, {outs[1]})", *after)
+    a = _as3(eqn.invars[0].aval.shape)
+    _emit_kernel(k, eqn, "lp_slogdet", [(0, a)], [(0, (a[0],)), (1, (a[0],))])
 
 
 def _lower_eigh(k, eqn) -> None:
-    _lapack_ready(eqn)
-    shape = eqn.invars[0].aval.shape
-    w, _ = _vec_stack(k, k.outs[1], eqn.outvars[1].aval)
-    k.emit(f"lp_eigh({_stack(k.ins[0], shape)}, {_stack(k.outs[0], shape)}, {w}, "
-           f"{bool(eqn.params['lower'])})")
+    a = _as3(eqn.invars[0].aval.shape)
+    _emit_kernel(k, eqn, "lp_eigh", [(0, a)], [(0, a), (1, a[:2])],
+                 bool(eqn.params["lower"]))
 
 
 def _lower_qr(k, eqn) -> None:
-    _lapack_ready(eqn)
-    q, r = (v.aval.shape for v in eqn.outvars)
-    k.emit(f"lp_qr({_stack(k.ins[0], eqn.invars[0].aval.shape)}, {_stack(k.outs[0], q)}, "
-           f"{_stack(k.outs[1], r)})")
+    q, r = (_as3(v.aval.shape) for v in eqn.outvars)
+    _emit_kernel(k, eqn, "lp_qr", [(0, _as3(eqn.invars[0].aval.shape))], [(0, q), (1, r)])
 
 
 def _lower_svd(k, eqn) -> None:
-    _lapack_ready(eqn)
-    a = eqn.invars[0].aval
+    a = _as3(eqn.invars[0].aval.shape)
     if eqn.params["compute_uv"]:
-        u, s, vh = k.outs
-        us, vs = _stack(u, eqn.outvars[0].aval.shape), _stack(vh, eqn.outvars[2].aval.shape)
+        u, s, vh = (v.aval.shape for v in eqn.outvars)
         jobz = 65 if eqn.params["full_matrices"] else 83
-        s_aval = eqn.outvars[1].aval
-    else:
-        (s,) = k.outs
-        us = vs = f"np.empty((1, 1, 1), np.{a.dtype.name})"
-        jobz = 78
-        s_aval = eqn.outvars[0].aval
-    ss, _ = _vec_stack(k, s, s_aval)
-    k.emit(f"lp_svd({_stack(k.ins[0], a.shape)}, {us}, {ss}, {vs}, {jobz})")
+        _emit_kernel(k, eqn, "lp_svd", [(0, a)], [(0, _as3(u)), (1, _as2(s, a[0])),
+                                                   (2, _as3(vh))], jobz)
+        return
+    _emit_kernel(k, eqn, "lp_svdvals", [(0, a)], [(0, _as2(eqn.outvars[0].aval.shape, a[0]))])
 
 
 def _register_lowerings() -> None:

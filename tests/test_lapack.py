@@ -1,0 +1,185 @@
+"""Compiled LAPACK lowerings of the decompositions (functrace.backend.lapack): jit against the
+interpreter (NumPy's LAPACK) for every primitive, dtype and a batch, the failure semantics
+(NaNs) and a Gaussian-process likelihood under jit(value_and_grad) with no NumPy fallback."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import functrace as ft
+import functrace.numpy as fnp
+import functrace.scipy.linalg as fsl
+from functrace.backend import lapack
+from functrace.ops import linalg_decomp as ld
+
+RNG = np.random.default_rng(7)
+TOL = {np.float32: 2e-4, np.float64: 1e-10}
+
+
+def _mat(shape, dtype):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def _spd(shape, dtype):
+    a = RNG.standard_normal(shape)
+    n = shape[-1]
+    return (a @ np.swapaxes(a, -1, -2) + n * np.eye(n)).astype(dtype)
+
+
+# Each case: (name, function of the operands, operand makers). Outputs that are defined only up
+# to signs (eigenvectors, singular vectors, q/r) are compared through the same LAPACK routine,
+# so they agree exactly up to rounding, signs included.
+CASES = [
+    ("cholesky", lambda a: ld.cholesky_p.bind(a), [_spd]),
+    ("solve", lambda a, b: ld.linalg_solve(a, b), [_mat, lambda s, d: _mat(s[:-1] + (2,), d)]),
+    ("det", ld.det, [_mat]),
+    ("slogdet", ld.slogdet, [_mat]),
+    ("adjugate", lambda a: ld.adjugate_p.bind(a), [_mat]),
+    ("eigh_lower", lambda a: ld.eigh(a), [_spd]),
+    ("eigh_upper", lambda a: ld.eigh(a, lower=False, symmetrize_input=False), [_spd]),
+    ("qr_full", lambda a: ld.qr(a), [_mat]),
+    ("qr_reduced_tall", lambda a: ld.qr(a[..., :2], full_matrices=False), [_mat]),
+    ("qr_wide", lambda a: ld.qr(a[..., :2, :]), [_mat]),
+    ("svd_full_wide", lambda a: ld.svd(a[..., :2, :]), [_mat]),
+    ("svd_reduced_tall", lambda a: ld.svd(a[..., :2], full_matrices=False), [_mat]),
+    ("svd_values", lambda a: ld.svd(a, compute_uv=False), [_mat]),
+]
+for _left in (True, False):
+    for _lower in (True, False):
+        for _trans in (True, False):
+            for _unit in (False, True):
+                def _ts(a, b, _l=_left, _lo=_lower, _t=_trans, _u=_unit):
+                    if not _l:
+                        b = np.swapaxes(b, -1, -2) if isinstance(b, np.ndarray) else b.mT
+                    return ld.triangular_solve(a + 3 * np.eye(a.shape[-1], dtype=a.dtype), b,
+                                               left_side=_l, lower=_lo, transpose_a=_t,
+                                               unit_diagonal=_u)
+                CASES.append((f"trsolve_l{_left:d}lo{_lower:d}t{_trans:d}u{_unit:d}", _ts,
+                              [_mat, lambda s, d: _mat(s[:-1] + (3,), d)]))
+
+
+def _no_fallback_warnings(record) -> list[str]:
+    return [str(w.message) for w in record if "no compiled lowering" in str(w.message)]
+
+
+def _all_cases(*flat):
+    """Every case in one program (one compilation per dtype and batch keeps the tests fast)."""
+    out, i = [], 0
+    for _, fn, makers in CASES:
+        out.append(fn(*flat[i:i + len(makers)]))
+        i += len(makers)
+    return out
+
+
+_all_cases_jit = ft.jit(_all_cases)
+
+
+# one compilation each (they are the slow part): a batched float64 stack, a lone float32 matrix
+@pytest.mark.parametrize("batch,dtype", [((2,), np.float64), ((), np.float32)])
+def test_jit_matches_interpreter(batch, dtype):
+    args = [mk(batch + (4, 4), dtype) for _, _, makers in CASES for mk in makers]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        got = _all_cases_jit(*args)
+    assert _no_fallback_warnings(rec) == []
+    want = _all_cases(*args)
+    for (name, _, _), g_case, w_case in zip(CASES, got, want):
+        got_l, want_l = ft.tree_util.tree_leaves(g_case), ft.tree_util.tree_leaves(w_case)
+        assert len(got_l) == len(want_l), name
+        for g, w in zip(got_l, want_l):
+            g, w = np.asarray(g), np.asarray(w)
+            assert g.dtype == w.dtype == np.dtype(dtype), name
+            assert g.shape == w.shape, name
+            np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=name)
+
+
+def test_lapack_symbols_registered():
+    # the library NumPy bundles has every routine the kernels call
+    assert lapack.LAPACK_AVAILABLE
+    assert all(s.startswith("scipy_") for s in lapack._symbols())
+
+
+_chol = ft.jit(lambda a: ld.cholesky_p.bind(a))
+_solve = ft.jit(ld.linalg_solve)
+_slogdet = ft.jit(ld.slogdet)
+
+
+def test_failures_give_the_interpreters_nans():
+    a = _spd((3, 4, 4), np.float64)
+    a[1] = -a[1]  # not positive definite: NaNs on and below the diagonal, zeros above
+    got, want = _chol(a), ld.cholesky_p.bind(a)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(got[1][np.tril_indices(4)]).all() and (got[1][np.triu_indices(4, 1)] == 0).all()
+    np.testing.assert_allclose(got[[0, 2]], want[[0, 2]], rtol=1e-12)
+
+    s = _mat((2, 4, 4), np.float64)
+    s[0, :, 0] = 0  # singular: solve gives NaNs, slogdet sign 0 and -inf
+    b = _mat((2, 4, 1), np.float64)
+    x = _solve(s, b)
+    assert np.isnan(x[0]).all() and np.isfinite(x[1]).all()
+    np.testing.assert_allclose(x, ld.linalg_solve(s, b), rtol=1e-12)
+    sign, logdet = _slogdet(s)
+    assert sign[0] == 0 and logdet[0] == -np.inf
+    np.testing.assert_allclose(logdet[1], np.linalg.slogdet(s[1])[1], rtol=1e-12)
+
+
+def test_zero_on_triangular_diagonal_gives_nans():
+    a = np.triu(_mat((4, 4), np.float64)) + 3 * np.eye(4)
+    a[2, 2] = 0
+    b = _mat((4, 2), np.float64)
+    f = ft.jit(lambda a, b: ld.triangular_solve(a, b, left_side=True))
+    assert np.isnan(f(a, b)).all()
+    assert np.isnan(ld.triangular_solve(a, b, left_side=True)).all()
+
+
+# --- a Gaussian-process negative log-likelihood --------------------------------------------------
+
+_X = np.linspace(-3, 3, 25)[:, None]
+_Y = np.sin(_X[:, 0]) + 0.1 * np.cos(7 * _X[:, 0])
+
+
+def gp_nll(p, x, y):
+    """-log N(y | 0, K) for an RBF kernel with log length-scale, log amplitude, log noise."""
+    ls, sf, sn = fnp.exp(p[0]), fnp.exp(p[1]), fnp.exp(p[2])
+    d = (x[:, None, 0] - x[None, :, 0]) ** 2
+    k = sf ** 2 * fnp.exp(-0.5 * d / ls ** 2) + sn ** 2 * fnp.eye(x.shape[0])
+    low = fnp.linalg.cholesky(k)
+    alpha = fsl.solve_triangular(low, y, lower=True)
+    return (0.5 * fnp.sum(alpha * alpha) + fnp.sum(fnp.log(fnp.diagonal(low)))
+            + 0.5 * x.shape[0] * np.log(2 * np.pi))
+
+
+def _gp_closed_form(p, x, y):
+    ls, sf, sn = np.exp(p)
+    d = (x[:, None, 0] - x[None, :, 0]) ** 2
+    kf = sf ** 2 * np.exp(-0.5 * d / ls ** 2)
+    k = kf + sn ** 2 * np.eye(len(y))
+    kinv = np.linalg.inv(k)
+    a = kinv @ y
+    val = 0.5 * y @ a + 0.5 * np.linalg.slogdet(k)[1] + 0.5 * len(y) * np.log(2 * np.pi)
+    # d nll / d theta = 0.5 tr((K^-1 - a a^T) dK/dtheta)
+    w = kinv - np.outer(a, a)
+    dks = [kf * d / ls ** 2, 2 * kf, 2 * sn ** 2 * np.eye(len(y))]
+    return val, np.array([0.5 * np.sum(w * dk) for dk in dks])
+
+
+_gp_vg = ft.jit(ft.value_and_grad(gp_nll))
+
+
+def test_gp_nll_under_jit_matches_closed_form_without_fallback():
+    p = np.array([0.2, 0.1, -1.5])
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        val, grad = _gp_vg(p, _X, _Y)
+    assert _no_fallback_warnings(rec) == []
+    want_val, want_grad = _gp_closed_form(p, _X, _Y)
+    np.testing.assert_allclose(val, want_val, rtol=1e-10)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-7, atol=1e-9)
+    # and against numerical differentiation of the jitted value
+    eps = 1e-6
+    fd = [(_gp_vg(p + eps * e, _X, _Y)[0] - _gp_vg(p - eps * e, _X, _Y)[0]) / (2 * eps)
+          for e in np.eye(3)]
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
