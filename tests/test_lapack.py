@@ -183,3 +183,22 @@ def test_gp_nll_under_jit_matches_closed_form_without_fallback():
     fd = [(_gp_vg(p + eps * e, _X, _Y)[0] - _gp_vg(p - eps * e, _X, _Y)[0]) / (2 * eps)
           for e in np.eye(3)]
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+
+
+def test_without_lapack_the_numpy_implementation_runs(monkeypatch):
+    # a missing library means no lowering: the primitive runs with NumPy between compiled parts
+    from functrace.backend import codegen
+
+    def fn(m):
+        return ld.cholesky_p.bind(m) * 2.0
+
+    a = _spd((3, 3), np.float64)
+    closed = ft.make_jaxpr(fn)(a)
+    assert codegen.generate(closed).unlowered == []
+    monkeypatch.setattr(lapack, "LAPACK_AVAILABLE", False)
+    prog = codegen.generate(closed)
+    assert prog.unlowered == ["cholesky'"] and "lp_cholesky" not in prog.source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = ft.jit(fn)(a)
+    np.testing.assert_allclose(got, 2 * np.linalg.cholesky(a), rtol=1e-12)
