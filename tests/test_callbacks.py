@@ -52,6 +52,15 @@ def test_under_jit_runs_in_python_without_the_unlowered_warning():
     np.testing.assert_allclose(got, np.sin(scipy.special.erf(2 * X)) + 1, rtol=1e-15)
 
 
+def test_programs_differing_only_in_the_callback_keep_their_own_callback():
+    # the generated source is the same (a cached module may be shared); the callbacks are not
+    x = np.array([3.0, 1.0, 2.0])
+    f1 = ft.jit(lambda x: fnp.sin(ft.pure_callback(np.cumsum, SD3, x)))
+    f2 = ft.jit(lambda x: fnp.sin(ft.pure_callback(np.sort, SD3, x)))
+    np.testing.assert_array_equal(f1(x), np.sin(np.cumsum(x)))
+    np.testing.assert_array_equal(f2(x), np.sin(np.sort(x)))
+
+
 def test_float64_result_declared_float32_is_converted():
     x32 = X.astype(np.float32)
     out = ft.pure_callback(lambda x: x.astype(np.float64) * 2,
