@@ -46,18 +46,29 @@ def _warn_once(key, msg: str) -> None:
         warnings.warn(msg, RuntimeWarning, stacklevel=5)
 
 
+_dump_dir: str | None = None
+
+
 def dump_source(source: str, name: str) -> str:
-    """Write a generated program to a file for reading (error messages point at it)."""
+    """Write a generated program to a file for reading (error messages point at it), in a
+    private directory of this process (0700, unpredictable name): never through a path that
+    someone else could have planted."""
     import hashlib
     import os
     import re
     import tempfile
+    global _dump_dir
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_]+", "_", name)[:40]
-    path = os.path.join(tempfile.gettempdir(), f"functrace_{safe}_{digest}.py")
     try:
-        with open(path, "w") as f:
-            f.write(source)
+        if _dump_dir is None or not os.path.isdir(_dump_dir):
+            _dump_dir = tempfile.mkdtemp(prefix="functrace-sources-")
+        path = os.path.join(_dump_dir, f"functrace_{safe}_{digest}.py")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(source)
     except OSError:
         return "(could not be written; print jit(f).lower(*args).as_text())"
     return path
@@ -212,8 +223,12 @@ def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
          len(jaxpr.eqns), program.mode,
          {"disk": "loaded from the disk cache", "memory": "same source in memory",
           "compiled": "native code generated"}[origin], t2 - t0, t1 - t0)
-    return Executable(raw, program.in_avals, program.out_avals, program.source, program.mode,
-                      program.extra_consts, origin, name)
+    exe = Executable(raw, program.in_avals, program.out_avals, program.source, program.mode,
+                     program.extra_consts, origin, name)
+    # the code lives as long as the program: whatever can call it (jit's fast-path entries,
+    # Compiled objects) keeps the jaxpr alive too
+    cache.hold(module, jaxpr)
+    return exe
 
 
 def _prepare_in_background(jaxpr: ClosedJaxpr, name: str):

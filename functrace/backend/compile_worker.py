@@ -36,9 +36,7 @@ def serve(stdin=None, stdout=None) -> None:
             continue  # not a request of ours
         t0 = time.perf_counter()
         try:
-            mod = cache.import_file(req["path"], req["module"])
-            sys.modules.pop(req["module"], None)  # nothing here reuses it: free the module
-            del mod
+            cache.compile_entry(req["path"], req["module"])
             reply = {"id": ident, "ok": True, "seconds": time.perf_counter() - t0}
         except Exception as e:  # noqa: BLE001 - reported to the requester, which recompiles
             reply = {"id": ident, "ok": False, "error": f"{type(e).__name__}: {e}"[:2000]}
