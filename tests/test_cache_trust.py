@@ -9,8 +9,8 @@ root, so "another user" is simulated (a chown to another uid where allowed, else
 from __future__ import annotations
 
 import gc
-import itertools
 import glob
+import itertools
 import os
 import pickle
 import stat
@@ -58,7 +58,8 @@ def test_a_planted_bytecode_file_is_never_run(tmp_path):
     (src,) = glob.glob(str(tmp_path / "ft_*.py"))
     marker = str(tmp_path / "owned")
     name = os.path.basename(src)[:-3]
-    pyc = tmp_path / "__pycache__" / f"{name}.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc"
+    tag = f"cpython-{sys.version_info[0]}{sys.version_info[1]}"
+    pyc = tmp_path / "__pycache__" / f"{name}.{tag}.pyc"
     import importlib.util
     import marshal
     code = compile(f"open({marker!r}, 'w')", src, "exec")
