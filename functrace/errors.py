@@ -13,14 +13,32 @@ of a convolution or windowed reduction; ``PaddingError`` (a ``ValueError`` and a
 from __future__ import annotations
 
 from .core import UnexpectedTracerError
-from .numpy._errors import (
-    ConcretizationTypeError,
-    NonConcreteBooleanIndexError,
-    TracerArrayConversionError,
-    TracerBoolConversionError,
-    TracerIntegerConversionError,
-)
 from .ops.windowed import PaddingError, WindowShapeError
+
+# The conversion errors are defined here, not in the NumPy frontend that raises them
+# (``functrace.numpy._errors`` builds their messages): importing this module never imports
+# ``functrace.numpy``.
+
+
+class ConcretizationTypeError(TypeError):
+    """A concrete value was needed but the traced value is only known by shape and dtype."""
+
+
+class TracerBoolConversionError(ConcretizationTypeError):
+    """``bool()`` of a traced value (``if x > 0:``, ``while``, ``and``/``or``)."""
+
+
+class TracerIntegerConversionError(ConcretizationTypeError):
+    """``int()`` of a traced value, or its use as a Python index (``range(x)``, ``l[x]``)."""
+
+
+class TracerArrayConversionError(ConcretizationTypeError):
+    """``np.asarray``/``np.array`` of a traced value."""
+
+
+class NonConcreteBooleanIndexError(IndexError):
+    """Boolean-mask indexing of a traced array: the result shape would depend on the data."""
+
 
 __all__ = ["ConcretizationTypeError", "NonConcreteBooleanIndexError",
            "TracerArrayConversionError", "TracerBoolConversionError",

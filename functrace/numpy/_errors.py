@@ -12,30 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from .. import core
+from ..errors import (  # noqa: F401 - defined in functrace.errors, importable from here too
+    ConcretizationTypeError,
+    NonConcreteBooleanIndexError,
+    TracerArrayConversionError,
+    TracerBoolConversionError,
+    TracerIntegerConversionError,
+)
 
 _FIX = ("Use functrace.numpy.where (or lax.cond, lax.while_loop) for value-dependent branches, "
         "loops and selections, or mark the argument static with static_argnums so its value is "
         "known while tracing.")
-
-
-class ConcretizationTypeError(TypeError):
-    """A concrete value was needed but the traced value is only known by shape and dtype."""
-
-
-class TracerBoolConversionError(ConcretizationTypeError):
-    """``bool()`` of a traced value (``if x > 0:``, ``while``, ``and``/``or``)."""
-
-
-class TracerIntegerConversionError(ConcretizationTypeError):
-    """``int()`` of a traced value, or its use as a Python index (``range(x)``, ``l[x]``)."""
-
-
-class TracerArrayConversionError(ConcretizationTypeError):
-    """``np.asarray``/``np.array`` of a traced value."""
-
-
-class NonConcreteBooleanIndexError(IndexError):
-    """Boolean-mask indexing of a traced array: the result shape would depend on the data."""
 
 
 def _error_class(operation: str) -> type[ConcretizationTypeError]:
