@@ -13,6 +13,7 @@ from jit_check import assert_jit_matches_interpreter
 
 import functrace as ft
 import functrace.numpy as fnp
+import functrace.scipy.linalg as fsl
 from functrace import core, lax
 from functrace.checking import check_grads
 from functrace.tree_util import tree_leaves, tree_map
@@ -462,7 +463,8 @@ def test_clear_errors():
         lax.linalg.eigh(np.ones((2, 3)))
     with pytest.raises(TypeError, match="det needs a matrix"):
         lax.det(np.ones(3))
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128 operands, got "
+                                        "int64"):
         lax.linalg_solve(np.eye(2, dtype=np.int64), np.ones((2, 1), np.int64))
     with pytest.raises(TypeError, match="equal dtypes"):
         lax.linalg_solve(np.eye(2), np.ones((2, 1), np.float32))
@@ -478,7 +480,161 @@ def test_clear_errors():
         LA.solve(np.eye(3), np.ones(2))
     with pytest.raises(np.linalg.LinAlgError, match="two-dimensional"):
         LA.det(np.ones(3))
-    with pytest.raises(NotImplementedError, match="complex"):
-        LA.inv(np.eye(2, dtype=np.complex128))
-    with pytest.raises(NotImplementedError, match="eig"):
-        LA.eig(np.eye(2))
+    with pytest.raises(NotImplementedError, match="does not support complex"):
+        LA.pinv(np.eye(2, dtype=np.complex128))  # the decompositions take complex, pinv not
+    with pytest.raises(NotImplementedError, match="right eigenvectors only"):
+        lax.linalg.eig(np.eye(2), compute_left_eigenvectors=True)
+    with pytest.raises(NotImplementedError, match="generalized problem"):
+        fsl.eig(np.eye(2), np.eye(2))
+    with pytest.raises(ValueError, match="mode must be 'full', 'economic' or 'r'"):
+        fsl.qr(np.eye(2), mode="raw")
+    with pytest.raises(TypeError, match="eig needs square matrices"):
+        lax.linalg.eig(np.ones((2, 3)))
+
+
+# --- complex matrices and the general eigenproblem ----------------------------------------------
+
+def _cplx(rng, shape=(N, N), dtype=np.complex128):
+    n = shape[-1]
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+            + 3 * np.eye(n)).astype(dtype)
+
+
+def _herm(rng, shape=(N, N), dtype=np.complex128):
+    z = _cplx(rng, shape)
+    return (z @ np.conj(np.swapaxes(z, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_decompositions_match_numpy(dtype):
+    rng = _rng(11)
+    tol = 1e-10 if dtype == np.complex128 else 2e-4
+    h, z = _herm(rng, (2, N, N), dtype), _cplx(rng, (2, N, N), dtype)
+    rdt = np.float64 if dtype == np.complex128 else np.float32
+
+    def close(got, want, out_dtype):
+        assert np.asarray(got).dtype == out_dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+    close(LA.cholesky(h), np.linalg.cholesky(h), dtype)
+    close(LA.cholesky(h, upper=True), np.linalg.cholesky(h, upper=True), dtype)
+    w, v = LA.eigh(h)
+    w0, v0 = np.linalg.eigh(h)
+    close(w, w0, rdt)
+    close(v, v0, dtype)  # same LAPACK routine: same phases
+    for mode in ("reduced", "complete"):
+        q, r = LA.qr(z[..., :2], mode=mode)
+        q0, r0 = np.linalg.qr(z[..., :2], mode=mode)
+        close(q, q0, dtype)
+        close(r, r0, dtype)
+    u, s, vh = LA.svd(z)
+    u0, s0, vh0 = np.linalg.svd(z)
+    close(s, s0, rdt)
+    close(u, u0, dtype)
+    close(vh, vh0, dtype)
+    close(LA.svdvals(z), s0, rdt)
+    we, ve = LA.eig(z)
+    we0, ve0 = np.linalg.eig(z)
+    close(we, we0, dtype)
+    close(ve, ve0, dtype)
+    close(LA.eigvals(z), we0, dtype)
+    close(LA.det(z), np.linalg.det(z), dtype)
+    sign, logdet = LA.slogdet(z)
+    close(sign, np.linalg.slogdet(z)[0], dtype)
+    close(logdet, np.linalg.slogdet(z)[1], rdt)
+    close(LA.solve(z, h), np.linalg.solve(z, h), dtype)
+    close(LA.inv(z), np.linalg.inv(z), dtype)
+    lo = np.linalg.cholesky(h)
+    b = z[..., :2]
+    for trans in (0, 1, 2):
+        op = [lo, np.swapaxes(lo, -1, -2), np.conj(np.swapaxes(lo, -1, -2))][trans]
+        close(fsl.solve_triangular(lo, b, trans=trans, lower=True), np.linalg.solve(op, b), dtype)
+    close(fsl.cholesky(h[0]), np.conj(np.linalg.cholesky(h[0]).T), dtype)
+
+
+def test_eig_of_real_matrices_is_complex():
+    rot = np.array([[0.0, -2.0], [2.0, 0.0]])
+    w = LA.eigvals(rot)
+    assert w.dtype == np.complex128
+    np.testing.assert_allclose(np.sort_complex(w), [-2j, 2j], atol=1e-14)
+    w32, v32 = LA.eig(rot.astype(np.float32))
+    assert w32.dtype == v32.dtype == np.complex64
+    a = _general(_rng(3))
+    w, v = fsl.eig(a)
+    np.testing.assert_allclose(a @ v, v * w, atol=1e-12)
+    np.testing.assert_allclose(fsl.eigvals(a), np.linalg.eigvals(a), atol=1e-12)
+
+
+_W9 = np.arange(1.0, 10.0).reshape(3, 3) / 9
+
+
+# Real-valued functions of complex matrices that do not depend on the eigen/singular vectors'
+# phases, checked to second order against central differences (check_grads' complex convention).
+COMPLEX_GRADS = [
+    ("cholesky", lambda a: fnp.sum(fnp.abs(LA.cholesky(a @ fnp.conj(a.T) + 3 * fnp.eye(N))) ** 2
+                                   * _W9), _cplx),
+    ("cholesky_lin", lambda a: fnp.real(fnp.sum(LA.cholesky(a @ fnp.conj(a.T) + 3 * fnp.eye(N))
+                                                * (1 + 2j) * _W9)), _cplx),
+    ("eigh_w", lambda a: fnp.sum(LA.eigh(a + fnp.conj(a.T))[0] ** 3), _cplx),
+    ("eigh_v", lambda a: fnp.sum(fnp.abs(LA.eigh(a + fnp.conj(a.T))[1]) ** 4 * _W9), _cplx),
+    ("svd_s", lambda a: fnp.sum(LA.svd(a, compute_uv=False) ** 3), _cplx),
+    ("svd_uv", lambda a: (lambda u, s, vh: fnp.sum(fnp.abs(u) ** 4 * _W9)
+                          + fnp.sum(fnp.abs(vh) ** 4 * _W9)
+                          + fnp.real(fnp.sum((u * s) @ vh * _W9)))(*LA.svd(a)), _cplx),
+    ("svd_tall", lambda a: (lambda u, s, vh: fnp.sum(fnp.abs(u) ** 4) + fnp.sum(
+        fnp.abs(vh) ** 4))(*LA.svd(a[:, :2], full_matrices=False)), _cplx),
+    ("svd_wide", lambda a: (lambda u, s, vh: fnp.sum(fnp.abs(u) ** 4) + fnp.sum(
+        fnp.abs(vh) ** 4))(*LA.svd(a[:2], full_matrices=False)), _cplx),
+    ("qr", lambda a: (lambda q, r: fnp.real(fnp.sum(q * _W9)) + fnp.imag(fnp.sum(r * r)))(
+        *LA.qr(a)), _cplx),
+    ("qr_tall", lambda a: (lambda q, r: fnp.real(fnp.sum(q * q)) + fnp.imag(fnp.sum(r * r)))(
+        *LA.qr(a[:, :2])), _cplx),
+    ("det", lambda a: fnp.real(LA.det(a)) + fnp.imag(LA.det(a)) ** 2, _cplx),
+    ("slogdet", lambda a: (lambda s, ld: 2 * fnp.real(s) + fnp.imag(s) + ld)(*LA.slogdet(a)),
+     _cplx),
+    ("solve", lambda a: fnp.sum(fnp.abs(LA.solve(a, _W9 * 1j)) ** 2), _cplx),
+    ("eigvals", lambda a: fnp.sum(fnp.real(LA.eigvals(a)) ** 2 + fnp.imag(LA.eigvals(a))),
+     _cplx),
+    ("eigvals_real_input", lambda a: fnp.sum(fnp.imag(LA.eigvals(a)) ** 2
+                                             + fnp.real(LA.eigvals(a)) ** 3), _general),
+    ("eig_v", lambda a: fnp.sum(fnp.abs(LA.eig(a)[1]) ** 4 * _W9), _cplx),
+    ("eig_v_real_input", lambda a: fnp.sum(fnp.abs(LA.eig(a)[1]) ** 4 * _W9), _general),
+]
+
+
+@pytest.mark.parametrize("name,f,make", COMPLEX_GRADS, ids=[c[0] for c in COMPLEX_GRADS])
+def test_complex_grads(name, f, make):
+    check_grads(f, (make(_rng(5)),), order=2)
+
+
+def test_complex_grads_follow_the_library_convention():
+    # grad of a real function of z = x + iy is df/dx - i df/dy (docs/autodiff.md): for
+    # log det(a a^H + I) that is 2 conj((a a^H + I)^-1 a) (its derivative in x plus i times y)
+    a = _cplx(_rng(2))
+    g = ft.grad(lambda a: LA.slogdet(a @ fnp.conj(a.T) + fnp.eye(N))[1])(a)
+    m = a @ a.conj().T + np.eye(N)
+    np.testing.assert_allclose(g, 2 * np.conj(np.linalg.solve(m, a)), rtol=1e-10)
+    # holomorphic: d det / da = adj(a)^T
+    gh = ft.grad(lambda a: LA.det(a), holomorphic=True)(a)
+    np.testing.assert_allclose(gh, (np.linalg.det(a) * np.linalg.inv(a)).T, rtol=1e-10)
+
+
+def test_complex_vmap_and_jit_match_loop():
+    rng = _rng(9)
+    z = _cplx(rng, (3, N, N))
+
+    def f(a):
+        u, s, vh = lax.linalg.svd(a, full_matrices=False)
+        w, _ = lax.linalg.eig(a)
+        return s, fnp.sum(fnp.abs(u), axis=0), w * 2
+
+    got = ft.vmap(f)(z)
+    for i in range(3):
+        for g, w in zip(got, f(z[i])):
+            np.testing.assert_allclose(g[i], w, rtol=1e-12)
+    # complex arrays are not compiled: jit runs these with NumPy, with the same values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jitted = ft.jit(f)(z[0])
+    for g, w in zip(jitted, f(z[0])):
+        np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -5,8 +5,10 @@ decompositions from the primitives of ``functrace.ops.linalg_decomp`` (solve, de
 cholesky, triangular_solve, eigh, qr, svd), so all of them differentiate, vmap and jit. JAX is
 the model where it departs from NumPy: a singular or non-positive-definite matrix gives NaNs
 rather than raising, ``lstsq`` always returns the residuals, ``matrix_rank``'s second argument is
-``rtol``. Integer inputs compute in float64; float32 stays float32. Complex matrices and the
-non-symmetric eigenproblem (``eig``, ``eigvals``) are not supported.
+``rtol``. Integer inputs compute in float64; float32 stays float32. The decompositions
+(``cholesky``, ``eigh``, ``eigvalsh``, ``qr``, ``svd``, ``svdvals``, ``eig``, ``eigvals``), the
+solvers (``solve``, ``inv``) and ``det``/``slogdet`` take complex matrices too; the other
+functions (``lstsq``, ``pinv``, norms of complex matrices, ...) are real only.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "m
            "tensordot", "vecdot", "cross", "diagonal", "trace", "matrix_transpose", "solve",
            "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "qr", "svd", "svdvals",
            "lstsq", "pinv", "matrix_rank", "cond", "tensorinv", "tensorsolve", "eig", "eigvals",
-           "LinAlgError", "SlogdetResult", "EighResult", "QRResult", "SVDResult"]
+           "LinAlgError", "SlogdetResult", "EighResult", "QRResult", "SVDResult", "EigResult"]
 
 
 def _as_inexact(x):
@@ -241,9 +243,16 @@ def _linalg_dtype(*dts) -> np.dtype:
     return np.dtype(np.float32) if dt == np.float16 else dt
 
 
-def _float_matrix(a, name: str, square: bool = True):
-    """``a`` as a float array of at least two dimensions (square ones if ``square``)."""
+def _float_matrix(a, name: str, square: bool = True, complex_ok: bool = False):
+    """``a`` as a float (or, if ``complex_ok``, complex) array of at least two dimensions
+    (square ones if ``square``)."""
     a = asarray(a)
+    dt = core.get_aval(a).dtype
+    _checked_shape(a, name, square)
+    return cast(a, _inexact_dtype(dt) if complex_ok else _linalg_dtype(dt))
+
+
+def _checked_shape(a, name: str, square: bool):
     aval = core.get_aval(a)
     if aval.ndim < 2:
         raise LinAlgError(f"{aval.ndim}-dimensional array given to {name}. Array must be at "
@@ -251,7 +260,15 @@ def _float_matrix(a, name: str, square: bool = True):
     if square and aval.shape[-1] != aval.shape[-2]:
         raise LinAlgError(f"{name}: last 2 dimensions of the array must be square, got shape "
                           f"{aval.shape}")
-    return cast(a, _linalg_dtype(aval.dtype))
+    return a
+
+
+def _inexact_dtype(*dts) -> np.dtype:
+    """``_linalg_dtype``, but complex stays complex (complex128 unless all are complex64)."""
+    dt = dtypes.result_type(*dts) if len(dts) > 1 else np.dtype(dts[0])
+    if dtypes.is_complex(dt):
+        return np.dtype(np.complex64) if dt == np.complex64 else np.dtype(np.complex128)
+    return _linalg_dtype(dt)
 
 
 def _shape(x) -> tuple[int, ...]:
@@ -261,6 +278,12 @@ def _shape(x) -> tuple[int, ...]:
 def _mT(x):
     nd = core.get_aval(x).ndim
     return lax.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _H(x):
+    """Conjugate transpose of the last two axes (transpose for real ``x``)."""
+    t = _mT(x)
+    return lax.conj(t) if dtypes.is_complex(core.get_aval(t).dtype) else t
 
 
 def _eye_like(a):
@@ -274,9 +297,9 @@ def solve(a, b):
     """``numpy.linalg.solve``: ``x`` with ``a @ x == b``. ``b`` is a vector if 1-D, otherwise a
     stack of matrices (..., n, k); leading axes broadcast against ``a``'s."""
     from ._shape import broadcast_to
-    a = _float_matrix(a, "solve")
+    a = _float_matrix(a, "solve", complex_ok=True)
     b = asarray(b)
-    dt = _linalg_dtype(core.get_aval(a).dtype, core.get_aval(b).dtype)
+    dt = _inexact_dtype(core.get_aval(a).dtype, core.get_aval(b).dtype)
     a, b = cast(a, dt), cast(b, dt)
     n = _shape(a)[-1]
     b_shape = _shape(b)
@@ -295,27 +318,29 @@ def solve(a, b):
 
 def inv(a):
     """``numpy.linalg.inv`` (NaNs for a singular matrix, as in JAX)."""
-    a = _float_matrix(a, "inv")
+    a = _float_matrix(a, "inv", complex_ok=True)
     return lax.linalg_solve(a, _eye_like(a))
 
 
 def det(a):
     """``numpy.linalg.det``."""
-    return scalarize(lax.det(_float_matrix(a, "det")))
+    return scalarize(lax.det(_float_matrix(a, "det", complex_ok=True)))
 
 
 def slogdet(a):
     """``numpy.linalg.slogdet``: ``(sign, logabsdet)`` as a ``SlogdetResult``."""
-    sign, logdet = lax.slogdet(_float_matrix(a, "slogdet"))
+    sign, logdet = lax.slogdet(_float_matrix(a, "slogdet", complex_ok=True))
     return SlogdetResult(scalarize(sign), scalarize(logdet))
 
 
 def cholesky(a, /, *, upper=False, symmetrize_input=True):
-    """``numpy.linalg.cholesky``: ``L`` with ``L @ L.T == a`` (``upper``: ``L.T``). As in JAX,
-    ``(a + a.T) / 2`` is factored (``symmetrize_input``) and a matrix that is not positive
-    definite gives NaNs instead of raising."""
-    lo = lax.cholesky(_float_matrix(a, "cholesky"), symmetrize_input=symmetrize_input)
-    return _mT(lo) if upper else lo
+    """``numpy.linalg.cholesky``: ``L`` with ``L @ L^H == a`` (``upper``: ``L^H``), for real
+    symmetric or complex Hermitian ``a``. As in JAX, ``(a + a^H) / 2`` is factored
+    (``symmetrize_input``) and a matrix that is not positive definite gives NaNs instead of
+    raising."""
+    lo = lax.cholesky(_float_matrix(a, "cholesky", complex_ok=True),
+                      symmetrize_input=symmetrize_input)
+    return _H(lo) if upper else lo
 
 
 def _uplo(UPLO) -> bool:
@@ -327,10 +352,11 @@ def _uplo(UPLO) -> bool:
 
 
 def eigh(a, UPLO=None, symmetrize_input=True):
-    """``numpy.linalg.eigh``: ``EighResult(eigenvalues, eigenvectors)``, eigenvalues ascending.
-    Derivatives assume distinct eigenvalues (and functions that do not depend on the signs of
-    the eigenvectors)."""
-    v, w = lax.eigh(_float_matrix(a, "eigh"), lower=_uplo(UPLO),
+    """``numpy.linalg.eigh``: ``EighResult(eigenvalues, eigenvectors)`` of real symmetric or
+    complex Hermitian matrices, eigenvalues ascending (and real). Derivatives assume distinct
+    eigenvalues (and functions that do not depend on the signs, or phases, of the
+    eigenvectors)."""
+    v, w = lax.eigh(_float_matrix(a, "eigh", complex_ok=True), lower=_uplo(UPLO),
                     symmetrize_input=symmetrize_input)
     return EighResult(w, v)
 
@@ -346,7 +372,8 @@ def qr(a, mode="reduced"):
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"qr: unsupported mode {mode!r} (functrace supports 'reduced', "
                          "'complete' and 'r')")
-    q, r = lax.qr(_float_matrix(a, "qr", square=False), full_matrices=mode == "complete")
+    q, r = lax.qr(_float_matrix(a, "qr", square=False, complex_ok=True),
+                  full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 
 
@@ -355,7 +382,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     ``hermitian`` is accepted and ignored (the general SVD of a symmetric matrix is a valid
     answer). Derivatives of ``U``/``Vh`` of a non-square matrix need ``full_matrices=False``."""
     del hermitian
-    a = _float_matrix(a, "svd", square=False)
+    a = _float_matrix(a, "svd", square=False, complex_ok=True)
     if not compute_uv:
         return lax.svd(a, compute_uv=False)
     u, s, vh = lax.svd(a, full_matrices=full_matrices)
@@ -364,7 +391,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 
 def svdvals(x, /):
     """``numpy.linalg.svdvals``: singular values, descending."""
-    return lax.svd(_float_matrix(x, "svdvals", square=False), compute_uv=False)
+    return lax.svd(_float_matrix(x, "svdvals", square=False, complex_ok=True), compute_uv=False)
 
 
 def _bcast_last(v, shape):
@@ -544,16 +571,24 @@ def tensorsolve(a, b, axes=None):
     return lax.reshape(x, x_shape)
 
 
-def _missing(name: str):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(
-            f"functrace does not support numpy.linalg.{name} (the non-symmetric eigenproblem has "
-            "complex results); use eigh for symmetric matrices, or compute it outside the "
-            "transformed function.")
-    fn.__name__ = name
-    return fn
+EigResult = collections.namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+EigResult.__doc__ = "What ``eig`` returns: ``(eigenvalues, eigenvectors)``."
 
 
-eig, eigvals = _missing("eig"), _missing("eigvals")
+def eig(a):
+    """``numpy.linalg.eig``: ``EigResult(eigenvalues, eigenvectors)`` of general square
+    matrices, real or complex; both are always complex (complex64 for float32/complex64
+    input, as JAX), eigenvectors of unit norm in the columns. Derivatives need distinct
+    eigenvalues; those of the eigenvectors fix their norm but not their phase (as JAX's)."""
+    w, v = lax.eig(_float_matrix(a, "eig", complex_ok=True))
+    return EigResult(w, v)
+
+
+def eigvals(a):
+    """``numpy.linalg.eigvals``: the (complex) eigenvalues of general square matrices."""
+    (w,) = lax.eig(_float_matrix(a, "eigvals", complex_ok=True),
+                   compute_right_eigenvectors=False)
+    return w
+
 
 _exports = {name: globals()[name] for name in __all__}

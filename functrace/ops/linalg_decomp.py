@@ -1,12 +1,18 @@
 """Matrix decompositions and solvers: solve, det, slogdet, cholesky, triangular_solve, eigh, qr,
-svd.
+svd, eig.
 
 Every primitive works on stacks of matrices: the last two axes are the matrix, any leading axes
 are batch axes (as NumPy's ``linalg`` functions), and the NumPy implementations (LAPACK through
 ``numpy.linalg``; no SciPy) already loop over them. So the batching rules only move the vmapped
 axis to the front (a solver whose matrix is not batched takes the batch as extra right-hand
-sides instead). Only float32 and float64 are accepted, and float32 stays float32. jit runs
-these primitives with their NumPy implementations (Numba's own ``np.linalg`` would need SciPy).
+sides instead). float32, float64, complex64 and complex128 are accepted and keep their
+precision (eigenvalues of ``eigh``, singular values and ``slogdet``'s log are real; ``eig``'s
+results are always complex). Under jit the real primitives are lowered to LAPACK kernels
+(``functrace.backend.lapack``, registered at the end of this module); complex ones, and ``eig``,
+run with their NumPy implementations (the compiled backend has no complex arrays).
+
+Complex rules follow JAX's: Hermitian (conjugate-transpose) factorisations, and the library's
+convention that a VJP is the transpose of the JVP.
 
 Derivative rules are written with lax functions and these same primitives, so they can be
 differentiated again. The solvers (``solve``, ``triangular_solve``) are linear in their
@@ -29,9 +35,10 @@ from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray
 
 __all__ = ["linalg_solve", "det", "slogdet", "cholesky", "triangular_solve", "eigh", "qr",
-           "svd"]
+           "svd", "eig"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INEXACT = _FLOATS + (np.dtype(np.complex64), np.dtype(np.complex128))
 
 # ---------------------------------------------------------------------------------------------
 # Shape-rule helpers
@@ -40,9 +47,9 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _check_float(name: str, *avals: ShapedArray) -> np.dtype:
     for a in avals:
-        if a.dtype not in _FLOATS:
-            raise TypeError(f"{name} needs float32 or float64 operands, got {a.dtype.name} "
-                            f"(shape {a.shape})")
+        if a.dtype not in _INEXACT:
+            raise TypeError(f"{name} needs float32, float64, complex64 or complex128 operands, "
+                            f"got {a.dtype.name} (shape {a.shape})")
     if len({a.dtype for a in avals}) > 1:
         raise TypeError(f"{name} needs operands of equal dtypes, got "
                         + " and ".join(f"{a.dtype.name} (shape {a.shape})" for a in avals))
@@ -198,6 +205,31 @@ def _col(v, n: int):
     return lax.broadcast_in_dim(v, aval.shape + (n,), tuple(range(nb + 1)))
 
 
+def _is_complex(x) -> bool:
+    return np.dtype(core.get_aval(x).dtype).kind == "c"
+
+
+def _real_dtype(dtype) -> np.dtype:
+    return np.dtype(np.float32) if np.dtype(dtype) in (np.complex64, np.float32) \
+        else np.dtype(np.float64)
+
+
+def _conj(x):
+    """``conj(x)`` for complex ``x``; real ``x`` unchanged (no equation)."""
+    return lax.conj(x) if _is_complex(x) else x
+
+
+def _H(x):
+    """Conjugate transpose of the last two axes (the transpose for real ``x``)."""
+    return _conj(_mT(x))
+
+
+def _as(x, dtype):
+    """``x`` converted to ``dtype`` (no equation when it already has it)."""
+    return x if core.get_aval(x).dtype == np.dtype(dtype) else \
+        lax.convert_element_type(x, np.dtype(dtype))
+
+
 def _trace(x):
     aval = core.get_aval(x)
     return lax.reduce_sum(_diag(x), aval.ndim - 2)
@@ -319,7 +351,7 @@ def _adjugate_impl(a):
     after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], -1), -1)[..., ::-1]
     others = before * after
     sign = np.linalg.det(u) * np.linalg.det(vh)
-    adj = np.swapaxes(vh, -1, -2) @ (others[..., :, None] * np.swapaxes(u, -1, -2))
+    adj = np.swapaxes(vh, -1, -2).conj() @ (others[..., :, None] * np.swapaxes(u, -1, -2).conj())
     return np.asarray(adj * sign[..., None, None], a.dtype).reshape(a.shape[:-2] + (n, n))
 
 
@@ -346,20 +378,24 @@ slogdet_p = Primitive("slogdet", multiple_results=True)
 def _slogdet_shape(a: ShapedArray):
     _check_matrix("slogdet", a)
     _check_float("slogdet", a)
-    out = ShapedArray(a.shape[:-2], a.dtype)
-    return [out, out]
+    return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], _real_dtype(a.dtype))]
 
 
 def _slogdet_impl(a):
     a = np.asarray(a)
     sign, logdet = np.linalg.slogdet(a)
-    return [np.asarray(sign, a.dtype), np.asarray(logdet, a.dtype)]
+    return [np.asarray(sign, a.dtype), np.asarray(logdet, _real_dtype(a.dtype))]
 
 
 def _slogdet_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
     sign, logdet = slogdet_p.bind(a)
-    return [sign, logdet], [Zero(core.get_aval(sign)), _inv_times_trace(a, ad.instantiate(da))]
+    t = _inv_times_trace(a, ad.instantiate(da))
+    if not _is_complex(a):
+        return [sign, logdet], [Zero(core.get_aval(sign)), t]
+    # d log det = t: its real part moves log|det|, its imaginary part turns the sign
+    re = lax.real(t)
+    return [sign, logdet], [lax.mul(sign, lax.sub(t, _as(re, core.get_aval(t).dtype))), re]
 
 
 core.shape_rules[slogdet_p] = _slogdet_shape
@@ -400,6 +436,8 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
                            unit_diagonal):
     a, b = np.asarray(a), np.asarray(b)
     t = np.tril(a) if lower else np.triu(a)
+    if conjugate_a and np.iscomplexobj(t):
+        t = np.conj(t)
     if unit_diagonal:
         n = a.shape[-1]
         t[..., np.arange(n), np.arange(n)] = 1
@@ -424,6 +462,8 @@ def _triangular_solve_jvp(primals, tangents, **params):
     dt = _tri(da, lower, strict)
     if params["transpose_a"]:
         dt = _mT(dt)
+    if params["conjugate_a"]:
+        dt = _conj(dt)
     # left: op(a) x = b  =>  op(a) dx = db - op(da) x; right: dx op(a) = db - x op(da)
     moved = _mm(dt, x) if params["left_side"] else _mm(x, dt)
     rhs = _sub_tangents(db, moved)
@@ -476,10 +516,11 @@ def _cholesky_impl(a):
 def _cholesky_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
     lo = cholesky_p.bind(a)
-    # a = L L^T  =>  L^-1 da L^-T = S + S^T with S = L^-1 dL lower triangular: S is the lower
+    # a = L L^H  =>  L^-1 da L^-H = S + S^H with S = L^-1 dL lower triangular: S is the lower
     # triangle of the (symmetric) left side with its diagonal halved, and dL = L S.
     left = triangular_solve(lo, ad.instantiate(da), left_side=True, lower=True)
-    both = triangular_solve(lo, left, left_side=False, lower=True, transpose_a=True)
+    both = triangular_solve(lo, left, left_side=False, lower=True, transpose_a=True,
+                            conjugate_a=_is_complex(lo))
     aval = core.get_aval(a)
     half_diag = lax.sub(lax.full_like(a, 1), lax.mul(_eye(aval.shape, aval.dtype), 0.5))
     return lo, _mm(lo, lax.mul(_tri(both, True), half_diag))
@@ -492,18 +533,18 @@ _front_batch_rule(cholesky_p)
 
 
 def _symmetrize(name: str, x):
-    """``(x + x.T) / 2``, after checking ``x`` (so a bad shape is reported as ``name``'s)."""
+    """``(x + x^H) / 2``, after checking ``x`` (so a bad shape is reported as ``name``'s)."""
     aval = core.get_aval(x)
     _check_matrix(name, aval)
     _check_float(name, aval)
-    return lax.mul(lax.add(x, _mT(x)), 0.5)
+    return lax.mul(lax.add(x, _H(x)), lax.full_like(x, 0.5))
 
 
 def cholesky(x, *, symmetrize_input: bool = True):
-    """Lower Cholesky factors ``L`` (``L @ L.T == x``) of symmetric positive definite matrices
-    (..., n, n); NaNs for a matrix that is not positive definite. ``symmetrize_input`` uses
-    ``(x + x.T) / 2`` (so derivatives are symmetric); otherwise only the lower triangle is
-    read."""
+    """Lower Cholesky factors ``L`` (``L @ L^H == x``) of symmetric (Hermitian) positive
+    definite matrices (..., n, n); NaNs for a matrix that is not positive definite.
+    ``symmetrize_input`` uses ``(x + x^H) / 2`` (so derivatives are symmetric); otherwise only
+    the lower triangle is read."""
     if symmetrize_input:
         x = _symmetrize("cholesky", x)
     return cholesky_p.bind(x)
@@ -519,7 +560,7 @@ eigh_p = Primitive("eigh", multiple_results=True)
 def _eigh_shape(a: ShapedArray, *, lower):
     _check_matrix("eigh", a)
     _check_float("eigh", a)
-    return [a, ShapedArray(a.shape[:-1], a.dtype)]
+    return [a, ShapedArray(a.shape[:-1], _real_dtype(a.dtype))]
 
 
 def _eigh_impl(a, *, lower):
@@ -531,7 +572,7 @@ def _eigh_impl(a, *, lower):
         return v, w
 
     v, w = _batched(fn, [(n, n), (n,)], a.dtype, a)
-    return [np.asarray(v, a.dtype), np.asarray(w, a.dtype)]
+    return [np.asarray(v, a.dtype), np.real(np.asarray(w)).astype(_real_dtype(a.dtype))]
 
 
 def _eigh_jvp(primals, tangents, *, lower):
@@ -541,11 +582,13 @@ def _eigh_jvp(primals, tangents, *, lower):
     n = aval.shape[-1]
     # The tangent in the eigenbasis: its diagonal moves the eigenvalues, its off-diagonal part
     # (divided by the eigenvalue gaps) rotates the eigenvectors.
-    p = _mm(_mT(v), _mm(ad.instantiate(da), v))
-    eye = _eye(aval.shape, aval.dtype)
+    p = _mm(_H(v), _mm(ad.instantiate(da), v))
+    eye = _eye(aval.shape, _real_dtype(aval.dtype))
     gaps = lax.add(lax.sub(_row(w, n), _col(w, n)), eye)  # w_j - w_i, ones on the diagonal
     f = lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye)
-    return [v, w], [_mm(v, lax.mul(f, p)), _diag(p)]
+    dw = _diag(p)
+    return [v, w], [_mm(v, lax.mul(_as(f, aval.dtype), p)),
+                    lax.real(dw) if _is_complex(dw) else dw]
 
 
 core.shape_rules[eigh_p] = _eigh_shape
@@ -600,9 +643,15 @@ def _qr_jvp(primals, tangents, *, full_matrices):
     # da = dq r + q dr. With c = q^T da r^-1 = q^T dq + dr r^-1, the first term is
     # antisymmetric and the second upper triangular, so the strictly lower part of c fixes both.
     da_rinv = triangular_solve(r, ad.instantiate(da), left_side=False, lower=False)
-    c = _mm(_mT(q), da_rinv)
+    c = _mm(_H(q), da_rinv)
     low = _tri(c, True, -1)
-    omega = lax.sub(low, _mT(low))
+    omega = lax.sub(low, _H(low))
+    if _is_complex(c):
+        # q^H dq is skew-Hermitian: its diagonal is imaginary, the imaginary diagonal of c
+        # (LAPACK's r has a real diagonal, so dr r^-1 has none there)
+        aval = core.get_aval(c)
+        imag_diag = lax.sub(c, _as(lax.real(c), aval.dtype))
+        omega = lax.add(omega, lax.mul(_eye(aval.shape, aval.dtype), imag_diag))
     dq = lax.add(_mm(q, lax.sub(omega, c)), da_rinv)
     dr = _mm(lax.sub(c, omega), r)
     return [q, r], [dq, dr]
@@ -634,7 +683,7 @@ def _svd_shape(a: ShapedArray, *, full_matrices, compute_uv):
     batch = a.shape[:-2]
     m, n = a.shape[-2:]
     k = min(m, n)
-    s = ShapedArray(batch + (k,), a.dtype)
+    s = ShapedArray(batch + (k,), _real_dtype(a.dtype))
     if not compute_uv:
         return [s]
     ku, kv = (m, n) if full_matrices else (k, k)
@@ -644,9 +693,10 @@ def _svd_shape(a: ShapedArray, *, full_matrices, compute_uv):
 def _svd_impl(a, *, full_matrices, compute_uv):
     a = np.asarray(a)
     if not compute_uv:
-        return [np.asarray(np.linalg.svd(a, compute_uv=False), a.dtype)]
+        return [np.asarray(np.linalg.svd(a, compute_uv=False), _real_dtype(a.dtype))]
     u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
-    return [np.asarray(u, a.dtype), np.asarray(s, a.dtype), np.asarray(vh, a.dtype)]
+    return [np.asarray(u, a.dtype), np.asarray(s, _real_dtype(a.dtype)),
+            np.asarray(vh, a.dtype)]
 
 
 def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
@@ -658,28 +708,39 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
             f"functrace can differentiate svd of a non-square matrix (shape {(m, n)}) only with "
             "full_matrices=False")
     u, s, vh = svd_p.bind(a, full_matrices=False, compute_uv=True)
-    v = _mT(vh)
+    v = _H(vh)
     k = min(m, n)
-    p = _mm(_mT(u), _mm(da, v))  # the tangent in the singular bases, (..., k, k)
+    dt = core.get_aval(a).dtype
+    p = _mm(_H(u), _mm(da, v))  # the tangent in the singular bases, (..., k, k)
     ds = _diag(p)
+    if _is_complex(ds):
+        ds = lax.real(ds)
     if not compute_uv:
         return [s], [ds]
     # Off-diagonal rotations: f_ij = 1 / (s_j^2 - s_i^2), zero on the diagonal.
     srow, scol = _row(s, k), _col(s, k)
-    eye = _eye(core.get_aval(p).shape, core.get_aval(p).dtype)
+    eye = _eye(core.get_aval(srow).shape, core.get_aval(srow).dtype)
     gaps = lax.add(lax.mul(lax.add(srow, scol), lax.sub(srow, scol)), eye)
-    f = lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye)
-    p_s, s_p = lax.mul(p, srow), lax.mul(scol, p)  # p @ diag(s), diag(s) @ p
-    du = _mm(u, lax.mul(f, lax.add(p_s, _mT(p_s))))
-    dv = _mm(v, lax.mul(f, lax.add(s_p, _mT(s_p))))
+    f = _as(lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye), dt)
+    srow_c, scol_c = _as(srow, dt), _as(scol, dt)
+    p_s, s_p = lax.mul(p, srow_c), lax.mul(scol_c, p)  # p @ diag(s), diag(s) @ p
+    du = _mm(u, lax.mul(f, lax.add(p_s, _H(p_s))))
+    dv = _mm(v, lax.mul(f, lax.add(s_p, _H(s_p))))
+    if _is_complex(p):
+        # the phases: the imaginary diagonal of p, split between u and v (given to u)
+        zero_s = lax.convert_element_type(lax.eq(s, lax.full_like(s, 0)), core.get_aval(s).dtype)
+        s_inv = lax.sub(lax.div(lax.full_like(s, 1), lax.add(s, zero_s)), zero_s)
+        half_skew = lax.mul(lax.sub(p, _H(p)), lax.full_like(p, 0.5))
+        du = lax.add(du, _mm(u, lax.mul(half_skew, lax.mul(_eye(core.get_aval(p).shape, dt),
+                                                           _as(_row(s_inv, k), dt)))))
     # Components outside the span of u (m > n) or v (n > m).
     if m > n:
         dav = _mm(da, v)
-        du = lax.add(du, lax.div(lax.sub(dav, _mm(u, _mm(_mT(u), dav))), _row(s, m)))
+        du = lax.add(du, lax.div(lax.sub(dav, _mm(u, _mm(_H(u), dav))), _as(_row(s, m), dt)))
     if n > m:
-        datu = _mm(_mT(da), u)
-        dv = lax.add(dv, lax.div(lax.sub(datu, _mm(v, _mm(vh, datu))), _row(s, n)))
-    return [u, s, vh], [du, ds, _mT(dv)]
+        dahu = _mm(_H(da), u)
+        dv = lax.add(dv, lax.div(lax.sub(dahu, _mm(v, _mm(vh, dahu))), _as(_row(s, n), dt)))
+    return [u, s, vh], [du, ds, _H(dv)]
 
 
 core.shape_rules[svd_p] = _svd_shape
@@ -694,6 +755,79 @@ def svd(x, *, full_matrices: bool = True, compute_uv: bool = True):
     ``u``/``vh`` need distinct nonzero singular values."""
     outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
     return tuple(outs) if compute_uv else outs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# eig: the general (non-symmetric) eigenproblem, complex results
+# ---------------------------------------------------------------------------------------------
+
+eig_p = Primitive("eig", multiple_results=True)
+
+
+def _complex_dtype(dtype) -> np.dtype:
+    return np.dtype(np.complex64) if np.dtype(dtype) in (np.float32, np.complex64) \
+        else np.dtype(np.complex128)
+
+
+def _eig_shape(a: ShapedArray, *, compute_eigenvectors):
+    _check_matrix("eig", a)
+    _check_float("eig", a)
+    c = _complex_dtype(a.dtype)
+    w = ShapedArray(a.shape[:-1], c)
+    return [w, ShapedArray(a.shape, c)] if compute_eigenvectors else [w]
+
+
+def _eig_impl(a, *, compute_eigenvectors):
+    a = np.asarray(a)
+    c = _complex_dtype(a.dtype)
+    n = a.shape[-1]
+    if not compute_eigenvectors:
+        w = _batched(np.linalg.eigvals, [(n,)], c, a)
+        return [np.asarray(w, c)]
+    w, v = _batched(lambda m: tuple(np.linalg.eig(m)), [(n,), (n, n)], c, a)
+    return [np.asarray(w, c), np.asarray(v, c)]
+
+
+def _eig_jvp(primals, tangents, *, compute_eigenvectors):
+    (a,), (da,) = primals, tangents
+    aval = core.get_aval(a)
+    c = _complex_dtype(aval.dtype)
+    n = aval.shape[-1]
+    w, v = eig_p.bind(a, compute_eigenvectors=True)
+    # a v = v diag(w)  =>  v^-1 da v = diag(dw) + (w_j - w_i) (v^-1 dv)_ij
+    p = solve_p.bind(v, _mm(_as(ad.instantiate(da), c), v))
+    dw = _diag(p)
+    if not compute_eigenvectors:
+        return [w], [dw]
+    eye = _eye(aval.shape, c)
+    gaps = lax.add(lax.sub(_row(w, n), _col(w, n)), eye)
+    f = lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye)
+    dv = _mm(v, lax.mul(f, p))
+    # NumPy's eigenvectors have unit norm: remove the tangent's component that changes it
+    nd = aval.ndim
+    radial = lax.real(lax.reduce_sum(lax.mul(lax.conj(v), dv), nd - 2))
+    dv = lax.sub(dv, lax.mul(v, _row(_as(radial, c), n)))
+    return [w, v], [dw, dv]
+
+
+core.shape_rules[eig_p] = _eig_shape
+core.impl_rules[eig_p] = _eig_impl
+ad.jvp_rules[eig_p] = _eig_jvp
+_front_batch_rule(eig_p)
+
+
+def eig(x, *, compute_left_eigenvectors: bool = False, compute_right_eigenvectors: bool = True):
+    """Eigen-decomposition of general square matrices (..., n, n), real or complex: ``(w, v)``
+    with complex eigenvalues ``w`` and unit-norm right eigenvectors in the columns of ``v``
+    (NumPy's ``linalg.eig`` order and normalisation), or ``(w,)`` without eigenvectors.
+    Derivatives need distinct eigenvalues; those of ``v`` fix only its norm, not its phase, so
+    differentiate functions that do not depend on the phase. Left eigenvectors are not
+    supported."""
+    if compute_left_eigenvectors:
+        raise NotImplementedError("eig: functrace computes right eigenvectors only; the left "
+                                  "ones are the right ones of the conjugate transpose")
+    outs = eig_p.bind(x, compute_eigenvectors=bool(compute_right_eigenvectors))
+    return tuple(outs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -831,7 +965,7 @@ _register_lowerings()
 
 # ``functrace.lax.linalg.cholesky`` etc., as JAX spells them
 linalg = types.ModuleType("functrace.lax.linalg", "JAX's ``lax.linalg`` names.")
-for _name in ("cholesky", "triangular_solve", "eigh", "qr", "svd"):
+for _name in ("cholesky", "triangular_solve", "eigh", "qr", "svd", "eig"):
     setattr(linalg, _name, globals()[_name])
 del _name
 __all__.append("linalg")

@@ -13,20 +13,27 @@ from .. import numpy as fnp
 from ..numpy._base import asarray
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "solve", "inv", "det",
-           "eigh", "block_diag"]
+           "eigh", "eig", "eigvals", "svd", "qr", "block_diag"]
 
 
 def _mT(x):
     return fnp.swapaxes(x, -1, -2)
 
 
+def _H(x):
+    """Conjugate transpose of the last two axes (transpose for real ``x``)."""
+    t = _mT(x)
+    return fnp.conj(t) if fnp.iscomplexobj(t) else t
+
+
 def cholesky(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
-    """The Cholesky factor of symmetric positive definite ``a`` (..., n, n): upper ``U`` with
-    ``U.T @ U == a`` by default, lower ``L`` with ``L @ L.T == a`` for ``lower=True``. Only
-    that triangle of ``a`` is read (as in SciPy and JAX), so derivatives land there."""
+    """The Cholesky factor of symmetric (Hermitian) positive definite ``a`` (..., n, n): upper
+    ``U`` with ``U^H @ U == a`` by default, lower ``L`` with ``L @ L^H == a`` for
+    ``lower=True``. Only that triangle of ``a`` is read (as in SciPy and JAX), so derivatives
+    land there."""
     a = asarray(a)
-    factor = lax.linalg.cholesky(a if lower else _mT(a), symmetrize_input=False)
-    return factor if lower else _mT(factor)
+    factor = lax.linalg.cholesky(a if lower else _H(a), symmetrize_input=False)
+    return factor if lower else _H(factor)
 
 
 def cho_factor(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
@@ -106,6 +113,50 @@ def eigh(a, b=None, lower: bool = True, eigvals_only: bool = False, overwrite_a:
         raise NotImplementedError("eigh: the generalized problem (b) is not supported")
     w, v = fnp.linalg.eigh(a, UPLO="L" if lower else "U")
     return w if eigvals_only else (w, v)
+
+
+def eig(a, b=None, left: bool = False, right: bool = True, overwrite_a: bool = False,
+        overwrite_b: bool = False, check_finite: bool = True, homogeneous_eigvals: bool = False):
+    """``(w, vr)`` of a general square ``a`` (complex eigenvalues, unit-norm right eigenvectors
+    in the columns), or ``w`` alone with ``right=False`` (standard problem only: ``b`` must be
+    None; no left eigenvectors)."""
+    if b is not None:
+        raise NotImplementedError("eig: the generalized problem (b) is not supported")
+    if left:
+        raise NotImplementedError("eig: left eigenvectors are not supported (they are the "
+                                  "right eigenvectors of the conjugate transpose)")
+    if homogeneous_eigvals:
+        raise NotImplementedError("eig: homogeneous_eigvals is not supported")
+    if not right:
+        return fnp.linalg.eigvals(a)
+    w, v = fnp.linalg.eig(a)
+    return w, v
+
+
+def eigvals(a, b=None, overwrite_a: bool = False, check_finite: bool = True,
+            homogeneous_eigvals: bool = False):
+    """The (complex) eigenvalues of a general square ``a``."""
+    return eig(a, b, right=False, homogeneous_eigvals=homogeneous_eigvals)
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: bool = False,
+        check_finite: bool = True, lapack_driver: str = "gesdd"):
+    """``(u, s, vh)`` with ``a == u @ diag(s) @ vh`` (``s`` descending), or ``s`` alone."""
+    if compute_uv:
+        return tuple(fnp.linalg.svd(a, full_matrices=full_matrices))
+    return fnp.linalg.svd(a, compute_uv=False)
+
+
+def qr(a, overwrite_a: bool = False, lwork=None, mode: str = "full", pivoting: bool = False,
+       check_finite: bool = True):
+    """``(q, r)`` of ``a`` (..., m, n): ``mode`` 'full' (square ``q``, SciPy's default),
+    'economic', or 'r' (``(r,)``, as SciPy returns it). No column pivoting."""
+    if pivoting:
+        raise NotImplementedError("qr: column pivoting is not supported")
+    if mode not in ("full", "economic", "r"):
+        raise ValueError(f"qr: mode must be 'full', 'economic' or 'r', got {mode!r}")
+    q, r = fnp.linalg.qr(a, mode="reduced" if mode == "economic" else "complete")
+    return (r,) if mode == "r" else (q, r)
 
 
 def block_diag(*arrs):
