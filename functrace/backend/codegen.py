@@ -57,6 +57,10 @@ HEADER = (
     "from functrace.backend.lapack import *  # noqa: F401,F403\n"
 )
 NJIT_OPTIONS = 'cache=True, error_model="numpy", nogil=True'
+# The most equations one fused loop takes: LLVM's optimisation of one loop body grows faster
+# than linearly with its size (a chain of 300 elementwise operations in one loop took 20 s),
+# while a loop boundary costs one store and one load per element.
+MAX_GROUP_EQNS = 48
 
 
 def _vector_specs() -> dict:
@@ -348,7 +352,7 @@ class Generator:
                 if j is None or self.kind[j] != "elementwise":
                     continue
                 G = self.group_of[j]
-                if G.shape == S and G not in cands:
+                if G.shape == S and G not in cands and len(G.members) < MAX_GROUP_EQNS:
                     cands.append(G)
             cands.sort(key=lambda G: -len(G.members))
             chosen = None
@@ -365,7 +369,9 @@ class Generator:
             # the other operand groups of the same shape join too when no path links them
             # through an outside node: ``sin(x) * y + exp(x)`` is one loop, not two
             for H in cands:
-                if H is not chosen and H.members and self.can_merge(chosen, H):
+                if H is not chosen and H.members and \
+                        len(chosen.members) + len(H.members) <= MAX_GROUP_EQNS and \
+                        self.can_merge(chosen, H):
                     self.merge(chosen, H)
         self.groups = [G for G in self.groups if G.members]
         for k, G in enumerate(self.groups):
