@@ -30,7 +30,12 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import core
-from ..core import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from ..control_flow import cond_p, scan_p, while_p
+from ..core import ClosedJaxpr, Eqn, Jaxpr, Literal, Primitive, Var
+from ..jit import jit_call_p
+from ..ops import cumulative, indexing, linalg, shapes, sorting
+from ..ops import elementwise as ew
+from ..remat import optimization_barrier_p
 from ..simplify import inlinable_primitives, simplify
 from . import kernels, rules
 from .kernels import const
@@ -63,21 +68,37 @@ NJIT_OPTIONS = 'cache=True, error_model="numpy", nogil=True'
 MAX_GROUP_EQNS = 48
 
 
-def _vector_specs() -> dict:
-    # name -> (expression applied before, vectorised function, expression applied after)
+def _vector_specs() -> dict[Primitive, tuple]:
+    # primitive -> (expression applied before, vectorised function, expression applied after)
     from .ufuncs import UNARY
-    specs = {name: (None, uf, None) for name, uf in UNARY.items()}
+    specs = {p: (None, uf, None) for p, uf in kernels.by_primitive(UNARY).items()}
     # logistic(x) = 1 / (1 + exp(-x)): the exp runs vectorised, the rest in compiled code
-    specs["logistic"] = ("(-{0})", "exp", "({one} / ({one} + {r}))")
+    specs[ew.logistic_p] = ("(-{0})", "exp", "({one} / ({one} + {r}))")
     return specs
 
 
-def _block_kernel_call(name: str, dtype: np.dtype) -> str | None:
+_block_kernels: dict[tuple[Primitive, np.dtype], tuple] | None = None
+
+
+def block_kernels() -> dict[tuple[Primitive, np.dtype], tuple]:
+    """``vecblocks.BLOCK_KERNELS`` keyed by (built-in primitive, dtype), built once."""
+    global _block_kernels
+    if _block_kernels is None:
+        from .vecblocks import BLOCK_KERNELS
+        by_name: dict[str, dict] = defaultdict(dict)
+        for (name, dtype), entry in BLOCK_KERNELS.items():
+            by_name[name][dtype] = entry
+        _block_kernels = {(p, dtype): entry
+                          for p, per_dtype in kernels.by_primitive(by_name).items()
+                          for dtype, entry in per_dtype.items()}
+    return _block_kernels
+
+
+def _block_kernel_call(prim: Primitive, dtype: np.dtype) -> str | None:
     """The call of our own block kernel for an elementwise primitive (``vecblocks``: a fast
     path over the block, the special cases patched afterwards), with ``{i}`` standing for its
     comma-separated input blocks and ``{o}`` for the output block."""
-    from .vecblocks import BLOCK_KERNELS
-    entry = BLOCK_KERNELS.get((name, dtype))
+    entry = block_kernels().get((prim, dtype))
     if entry is None:
         return None
     kernel, extra = entry
@@ -114,7 +135,7 @@ def _call_param(eqn: Eqn) -> str | None:
     p = eqn.primitive
     if p in rules.call_params:
         return rules.call_params[p]
-    if p.name == "jit_call":
+    if p is jit_call_p:
         return "jaxpr"
     if p in inlinable_primitives:
         return "call_jaxpr"
@@ -543,10 +564,10 @@ class Generator:
         dt = e.outvars[0].aval.dtype
         if dt not in (np.float32, np.float64) or any(a.aval.dtype != dt for a in e.invars):
             return None
-        block = _block_kernel_call(e.primitive.name, np.dtype(dt))
+        block = _block_kernel_call(e.primitive, np.dtype(dt))
         if block is not None:
             return None, block, None
-        spec = VECTOR_SPECS.get(e.primitive.name)
+        spec = VECTOR_SPECS.get(e.primitive)
         if spec is None or len(e.invars) != 1 or kernels.vecmath_function(e) is not None:
             return None
         from . import ufuncs
@@ -1373,15 +1394,17 @@ def _dot_numpy(k, la, ra, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O):
 
 
 _SCANS = {
-    "cumsum": (lambda dt: const(0, dt), lambda a, x, dt: f"{a} + {x}"),
-    "cumprod": (lambda dt: const(1, dt), lambda a, x, dt: f"{a} * {x}"),
-    "cummax": (kernels._lowest, lambda a, x, dt: f"f_max({a}, {x})"),
-    "cummin": (kernels._highest, lambda a, x, dt: f"f_min({a}, {x})"),
+    cumulative.cumsum_p: (lambda dt: const(0, dt), lambda a, x, dt: f"{a} + {x}"),
+    cumulative.cumprod_p: (lambda dt: const(1, dt), lambda a, x, dt: f"{a} * {x}"),
+    cumulative.cummax_p: (kernels._lowest, lambda a, x, dt: f"f_max({a}, {x})"),
+    cumulative.cummin_p: (kernels._highest, lambda a, x, dt: f"f_min({a}, {x})"),
 }
+# bool operands: cumsum and cummax are "any so far", cumprod and cummin "all so far"
+_BOOL_SCAN_ALL = frozenset({cumulative.cumprod_p, cumulative.cummin_p})
 
 
 def _kernel_scan(k: KernelContext, e: Eqn) -> None:
-    init, comb = _SCANS[e.primitive.name]
+    init, comb = _SCANS[e.primitive]
     x = e.invars[0].aval
     axis, reverse = e.params["axis"], e.params.get("reverse", False)
     dt = x.dtype
@@ -1397,19 +1420,18 @@ def _kernel_scan(k: KernelContext, e: Eqn) -> None:
     natural = dt in kernels._NATURAL
     upd = comb(acc, _at(X, idx), dt)
     if dt == np.bool_:
-        upd = {"cumsum": f"({acc} or {_at(X, idx)})", "cummax": f"({acc} or {_at(X, idx)})",
-               "cumprod": f"({acc} and {_at(X, idx)})",
-               "cummin": f"({acc} and {_at(X, idx)})"}[e.primitive.name]
+        op = "and" if e.primitive in _BOOL_SCAN_ALL else "or"
+        upd = f"({acc} {op} {_at(X, idx)})"
         natural = True
-    inner = [f"{acc} = {init(dt) if dt != np.bool_ else init_bool(e.primitive.name)}",
+    inner = [f"{acc} = {init(dt) if dt != np.bool_ else init_bool(e.primitive)}",
              f"for {j} in {rng}:",
              f"    {acc} = {upd if natural else kernels.cast(upd, dt)}",
              f"    {_at(O, idx)} = {acc}"]
     k.emit(*_loops([x.shape[d] for d in outer], [names[d] for d in outer], inner))
 
 
-def init_bool(name: str) -> str:
-    return "True" if name in ("cumprod", "cummin") else "False"
+def init_bool(prim: Primitive) -> str:
+    return "True" if prim in _BOOL_SCAN_ALL else "False"
 
 
 def _kernel_dynamic_update_slice(k: KernelContext, e: Eqn) -> None:
@@ -1429,11 +1451,11 @@ def _kernel_dynamic_update_slice(k: KernelContext, e: Eqn) -> None:
 
 
 _SCATTER_COMBINE = {
-    "scatter_add": lambda o, u: f"{o} + {u}",
-    "scatter_mul": lambda o, u: f"{o} * {u}",
-    "scatter_min": lambda o, u: f"f_min({o}, {u})",
-    "scatter_max": lambda o, u: f"f_max({o}, {u})",
-    "scatter": lambda o, u: u,
+    indexing.scatter_add_p: lambda o, u: f"{o} + {u}",
+    indexing.scatter_mul_p: lambda o, u: f"{o} * {u}",
+    indexing.scatter_min_p: lambda o, u: f"f_min({o}, {u})",
+    indexing.scatter_max_p: lambda o, u: f"f_max({o}, {u})",
+    indexing.scatter_p: lambda o, u: u,
 }
 
 
@@ -1463,12 +1485,12 @@ def _kernel_scatter(k: KernelContext, e: Eqn) -> None:
     oidx = [coords[d] if d in coords else next(rit) for d in range(x.ndim)]
     tgt = _at(O, oidx)
     val = _at(U, bn + rn)
-    expr = _SCATTER_COMBINE[e.primitive.name](tgt, val)
-    if dt not in kernels._NATURAL and e.primitive.name != "scatter":
+    expr = _SCATTER_COMBINE[e.primitive](tgt, val)
+    if dt not in kernels._NATURAL and e.primitive is not indexing.scatter_p:
         expr = kernels.cast(expr, dt)
-    if dt == np.bool_ and e.primitive.name in ("scatter_add", "scatter_max"):
+    if dt == np.bool_ and e.primitive in (indexing.scatter_add_p, indexing.scatter_max_p):
         expr = f"({tgt} or {val})"
-    elif dt == np.bool_ and e.primitive.name in ("scatter_mul", "scatter_min"):
+    elif dt == np.bool_ and e.primitive in (indexing.scatter_mul_p, indexing.scatter_min_p):
         expr = f"({tgt} and {val})"
     inner = _loops([x.shape[d] for d in kept], rn, [f"{tgt} = {expr}"])
     body += ["    " + ln for ln in inner]
@@ -1583,23 +1605,23 @@ def _kernel_subjaxpr(k: KernelContext, e: Eqn) -> None:
     k.py = py
 
 
-_KERNELS: dict[str, Callable] = {
-    "dot_general": _kernel_dot_general,
-    "cumsum": _kernel_scan,
-    "cumprod": _kernel_scan,
-    "cummax": _kernel_scan,
-    "cummin": _kernel_scan,
-    "dynamic_update_slice": _kernel_dynamic_update_slice,
-    "scatter_add": _kernel_scatter,
-    "scatter_mul": _kernel_scatter,
-    "scatter_min": _kernel_scatter,
-    "scatter_max": _kernel_scatter,
-    "scatter": _kernel_scatter,
-    "sort": _kernel_sort,
-    "while": _kernel_while,
-    "cond": _kernel_cond,
-    "scan": _kernel_scan_loop,
-    "optimization_barrier": _kernel_identity,
+_KERNELS: dict[Primitive, Callable] = {
+    linalg.dot_general_p: _kernel_dot_general,
+    cumulative.cumsum_p: _kernel_scan,
+    cumulative.cumprod_p: _kernel_scan,
+    cumulative.cummax_p: _kernel_scan,
+    cumulative.cummin_p: _kernel_scan,
+    shapes.dynamic_update_slice_p: _kernel_dynamic_update_slice,
+    indexing.scatter_add_p: _kernel_scatter,
+    indexing.scatter_mul_p: _kernel_scatter,
+    indexing.scatter_min_p: _kernel_scatter,
+    indexing.scatter_max_p: _kernel_scatter,
+    indexing.scatter_p: _kernel_scatter,
+    sorting.sort_p: _kernel_sort,
+    while_p: _kernel_while,
+    cond_p: _kernel_cond,
+    scan_p: _kernel_scan_loop,
+    optimization_barrier_p: _kernel_identity,
 }
 
 
@@ -1607,17 +1629,17 @@ def kernel_for(e: Eqn) -> Callable | None:
     p = e.primitive
     if p in rules.subjaxpr_lowerings:
         return _kernel_subjaxpr
-    fn = rules.kernel_lowerings.get(p) or _KERNELS.get(p.name)
+    fn = rules.kernel_lowerings.get(p) or _KERNELS.get(p)
     if fn is None:
         return None
     avals = [a.aval for a in e.invars] + [v.aval for v in e.outvars]
     if any(a.dtype not in kernels.NJIT_DTYPES for a in avals):
         return None
-    if p.name == "dynamic_update_slice" and e.invars[0].aval.ndim == 0:
+    if p is shapes.dynamic_update_slice_p and e.invars[0].aval.ndim == 0:
         return None
-    if p.name == "dot_general" and e.outvars[0].aval.dtype == np.bool_:
+    if p is linalg.dot_general_p and e.outvars[0].aval.dtype == np.bool_:
         return None
-    if p.name == "sort" and (e.params.get("num_keys", 1) != 1 or e.invars[0].aval.ndim == 0
+    if p is sorting.sort_p and (e.params.get("num_keys", 1) != 1 or e.invars[0].aval.ndim == 0
                              or e.invars[0].aval.dtype == np.bool_):
         return None
     return fn

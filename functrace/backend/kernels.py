@@ -1,8 +1,13 @@
 """The backend's lowerings, keyed by primitive: scalar expressions, views, reductions, kernels.
 
-Primitives are looked up by name among those the ``functrace`` modules define, so this module
-does not depend on which op family defines what. Anything not covered here runs with its NumPy
-implementation from the generated Python driver (with a one-time warning), never wrongly.
+Every table here is keyed by the primitive *object* (``ew.floor_p``, never the string
+``"floor"``): a user's ``Primitive("floor")`` is a different primitive and never picks up the
+built-in's lowering. ``lowerings_of(p)`` lists every entry a primitive has, in this module,
+``codegen.py`` and ``rules.py``. The elementary-function libraries (``vecmath``, ``vecblocks``,
+``ufuncs``) name their functions by the primitive they implement; ``by_primitive`` maps those
+names to functrace's own primitives once (``builtin_primitive``), so they are reached from the
+object too. Anything not covered here runs with its NumPy implementation from the generated
+Python driver (with a one-time warning), never wrongly.
 
 Interfaces (see also ``rules.py``):
 
@@ -22,6 +27,8 @@ import numpy as np
 
 from .. import core, dtypes
 from ..core import Primitive
+from ..ops import elementwise as ew
+from ..ops import indexing, reductions, shapes, structural
 from . import rules
 
 NJIT_DTYPES = frozenset(np.dtype(t) for t in (
@@ -39,6 +46,50 @@ def primitives_by_name() -> dict[str, Primitive]:
             if isinstance(val, Primitive):
                 found.setdefault(val.name, val)
     return found
+
+
+# The modules defining functrace's own primitives: the only ones ``builtin_primitive`` accepts.
+BUILTIN_MODULES = (
+    "functrace.ops.elementwise", "functrace.ops.special", "functrace.ops.reductions",
+    "functrace.ops.structural", "functrace.ops.shapes", "functrace.ops.indexing",
+    "functrace.ops.linalg", "functrace.ops.linalg_decomp", "functrace.ops.cumulative",
+    "functrace.ops.sorting", "functrace.ops.random_bits", "functrace.control_flow.cond",
+    "functrace.control_flow.loops", "functrace.control_flow.scan", "functrace.jit",
+    "functrace.remat", "functrace.callbacks", "functrace.custom_derivatives",
+)
+_builtins: dict[str, Primitive] | None = None
+
+
+def builtin_primitive(name: str) -> Primitive:
+    """functrace's own primitive called ``name`` (the object one of ``BUILTIN_MODULES``
+    defines); ``LookupError`` if there is none. A primitive defined elsewhere is never
+    returned, whatever its name."""
+    global _builtins
+    if _builtins is None:
+        import importlib
+        found: dict[str, Primitive] = {}
+        for modname in BUILTIN_MODULES:
+            for val in vars(importlib.import_module(modname)).values():
+                if isinstance(val, Primitive):
+                    found.setdefault(val.name, val)
+        _builtins = found
+    try:
+        return _builtins[name]
+    except KeyError:
+        raise LookupError(f"functrace defines no built-in primitive named {name!r}") from None
+
+
+def by_primitive(table: dict[str, object]) -> dict[Primitive, object]:
+    """``table`` (keyed by the names of the functions of ``vecmath``/``vecblocks``/``ufuncs``)
+    keyed by functrace's built-in primitive of each name instead. Names no built-in primitive
+    has (vecmath's ``softplus``) are left out: no primitive reaches them."""
+    out: dict[Primitive, object] = {}
+    for name, val in table.items():
+        try:
+            out[builtin_primitive(name)] = val
+        except LookupError:
+            pass
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,17 +130,27 @@ def cast(expr: str, dtype) -> str:
 
 # Expressions whose result already has the operand dtype for these dtypes (no cast needed).
 _NATURAL = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int64, np.bool_))
-_PRESERVING = frozenset({"add", "sub", "mul", "neg", "select_n", "stop_gradient", "max", "min",
-                         "abs", "sqrt", "exp", "log", "sin", "cos", "tanh", "tan", "log1p",
-                         "expm1", "copy", "copy_p", "real"})
-_BOOL_RESULT = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "is_finite"})
+_PRESERVING = frozenset({
+    ew.add_p, ew.sub_p, ew.mul_p, ew.neg_p, ew.select_n_p, ew.stop_gradient_p, ew.max_p,
+    ew.min_p, ew.abs_p, ew.sqrt_p, ew.exp_p, ew.log_p, ew.sin_p, ew.cos_p, ew.tanh_p, ew.tan_p,
+    ew.log1p_p, ew.expm1_p, ew.real_p})
+_BOOL_RESULT = frozenset({ew.eq_p, ew.ne_p, ew.lt_p, ew.le_p, ew.gt_p, ew.ge_p, ew.is_finite_p})
 
-_OVERRIDES: dict[str, object] = {}
+# Scalar lowerings of built-in primitives that take precedence over the ``defscalar`` templates
+# of ``ops/elementwise.py`` (dtype-dependent expressions, NumPy's special cases).
+_OVERRIDES: dict[Primitive, object] = {}
 
 
-def _override(name: str):
+def _override(prim: Primitive | str):
+    """Register the decorated function as ``prim``'s scalar lowering (a name is resolved to
+    the built-in primitive of that name, never to a user's)."""
+    if isinstance(prim, str):
+        prim = builtin_primitive(prim)
+    if not isinstance(prim, Primitive):
+        raise TypeError(f"_override needs a Primitive, got {prim!r}")
+
     def deco(fn):
-        _OVERRIDES[name] = fn
+        _OVERRIDES[prim] = fn
         return fn
     return deco
 
@@ -98,23 +159,23 @@ def _is_f(dt) -> bool:
     return dtypes.is_float(dt)
 
 
-@_override("floor")
+@_override(ew.floor_p)
 def _floor(a, ins, out, **p):
     return f"np.floor({a[0]})" if _is_f(out) else a[0]
 
 
-@_override("ceil")
+@_override(ew.ceil_p)
 def _ceil(a, ins, out, **p):
     return f"np.ceil({a[0]})" if _is_f(out) else a[0]
 
 
-@_override("round")
+@_override(ew.round_p)
 def _round(a, ins, out, **p):
     # the reference implementation is np.round: halves to even
     return f"np.rint({a[0]})" if _is_f(out) else a[0]
 
 
-@_override("sign")
+@_override(ew.sign_p)
 def _sign(a, ins, out, **p):
     if _is_f(out):
         return f"f_sign({a[0]}, {const(1, out)})"
@@ -123,70 +184,70 @@ def _sign(a, ins, out, **p):
     return f"i_sign({a[0]})"
 
 
-@_override("abs")
+@_override(ew.abs_p)
 def _abs(a, ins, out, **p):
     return a[0] if np.dtype(out) == np.bool_ else f"abs({a[0]})"
 
 
-@_override("is_finite")
+@_override(ew.is_finite_p)
 def _is_finite(a, ins, out, **p):
     return f"np.isfinite({a[0]})"
 
 
-@_override("logistic")
+@_override(ew.logistic_p)
 def _logistic(a, ins, out, **p):
     return f"f_logistic({a[0]})"
 
 
-@_override("rsqrt")
+@_override(ew.rsqrt_p)
 def _rsqrt(a, ins, out, **p):
     return f"({const(1, out)} / math.sqrt({a[0]}))"
 
 
-@_override("cbrt")
+@_override(ew.cbrt_p)
 def _cbrt(a, ins, out, **p):
     return f"np.cbrt({a[0]})"
 
 
-@_override("erf")
+@_override(ew.erf_p)
 def _erf(a, ins, out, **p):
     return f"math.erf({a[0]})"
 
 
-@_override("div")
+@_override(ew.div_p)
 def _div(a, ins, out, **p):
     if _is_f(out):
         return f"({a[0]} / {a[1]})"
     return f"i_div({a[0]}, {a[1]})"
 
 
-@_override("rem")
+@_override(ew.rem_p)
 def _rem(a, ins, out, **p):
     if _is_f(out):
         return f"f_rem({a[0]}, {a[1]})"
     return f"i_rem({a[0]}, {a[1]})"
 
 
-@_override("pow")
+@_override(ew.pow_p)
 def _pow(a, ins, out, **p):
     return f"np.power({a[0]}, {a[1]})"
 
 
-@_override("max")
+@_override(ew.max_p)
 def _max(a, ins, out, **p):
     if np.dtype(out) == np.bool_:
         return f"({a[0]} or {a[1]})"
     return f"f_max({a[0]}, {a[1]})"
 
 
-@_override("min")
+@_override(ew.min_p)
 def _min(a, ins, out, **p):
     if np.dtype(out) == np.bool_:
         return f"({a[0]} and {a[1]})"
     return f"f_min({a[0]}, {a[1]})"
 
 
-@_override("integer_pow")
+@_override(ew.integer_pow_p)
 def _integer_pow(a, ins, out, *, y, **p):
     x = a[0]
     one = const(1, out)
@@ -207,17 +268,17 @@ def _integer_pow(a, ins, out, *, y, **p):
     return f"i_ipow({x}, {int(y)})"
 
 
-@_override("not")
+@_override(ew.not_p)
 def _not(a, ins, out, **p):
     return f"(not {a[0]})" if np.dtype(out) == np.bool_ else f"(~{a[0]})"
 
 
-@_override("neg")
+@_override(ew.neg_p)
 def _neg(a, ins, out, **p):
     return f"(-{a[0]})"
 
 
-@_override("convert_element_type")
+@_override(ew.convert_element_type_p)
 def _convert(a, ins, out, **p):
     src, dst = np.dtype(ins[0]), np.dtype(out)
     if src == dst:
@@ -230,12 +291,12 @@ def _convert(a, ins, out, **p):
     return f"np.{dst.name}({a[0]})"
 
 
-@_override("stop_gradient")
+@_override(ew.stop_gradient_p)
 def _stop_gradient(a, ins, out, **p):
     return a[0]
 
 
-@_override("select_n")
+@_override(ew.select_n_p)
 def _select_n(a, ins, out, **p):
     if len(a) == 3:
         return f"({a[2]} if {a[0]} else {a[1]})"
@@ -246,40 +307,19 @@ def _select_n(a, ins, out, **p):
     return expr
 
 
-@_override("and")
+@_override(ew.and_p)
 def _and(a, ins, out, **p):
     return f"({a[0]} & {a[1]})"
 
 
-@_override("or")
+@_override(ew.or_p)
 def _or(a, ins, out, **p):
     return f"({a[0]} | {a[1]})"
 
 
-@_override("xor")
+@_override(ew.xor_p)
 def _xor(a, ins, out, **p):
     return f"({a[0]} ^ {a[1]})"
-
-
-@_override("clamp")
-def _clamp(a, ins, out, **p):
-    # lax.clamp(lo, x, hi)
-    return f"f_min(f_max({a[1]}, {a[0]}), {a[2]})"
-
-
-@_override("exp2")
-def _exp2(a, ins, out, **p):
-    return f"np.exp2({a[0]})"
-
-
-@_override("square")
-def _square(a, ins, out, **p):
-    return f"({a[0]} * {a[0]})"
-
-
-@_override("nextafter")
-def _nextafter(a, ins, out, **p):
-    return f"np.nextafter({a[0]}, {a[1]})"
 
 
 # Use the vectorisable elementary functions of ``vecmath.py`` (vecblocks.INLINE_MATH: inlined
@@ -289,7 +329,21 @@ USE_VECMATH = True
 # ...except these: block kernels in large loops (vecmath.trig_block_f32/f64: a vectorised fast
 # path, large arguments patched afterwards), 0.2 and 0.6 ns/element against 1.4 and 2.7
 # inlined (exact reduction on every element); libm in small ones.
-VECMATH_EXCLUDE = frozenset({"sin", "cos"})
+VECMATH_EXCLUDE = frozenset({ew.sin_p, ew.cos_p})
+_inline_math: dict[Primitive, dict] | None = None
+
+
+def inline_math() -> dict[Primitive, dict]:
+    """``vecblocks.INLINE_MATH`` keyed by built-in primitive (built once; empty when
+    ``vecblocks`` cannot be imported: the scalar lowerings are used then)."""
+    global _inline_math
+    if _inline_math is None:
+        try:
+            from .vecblocks import INLINE_MATH
+        except Exception:  # noqa: BLE001 - being absent or broken only means: not used
+            return {}
+        _inline_math = by_primitive(INLINE_MATH)
+    return _inline_math
 
 
 def vecmath_function(eqn: core.Eqn) -> str | None:
@@ -297,13 +351,9 @@ def vecmath_function(eqn: core.Eqn) -> str | None:
     equation, if there is one."""
     if not USE_VECMATH:
         return None
-    try:
-        from .vecblocks import INLINE_MATH
-    except Exception:  # noqa: BLE001 - being absent or broken only means: not used
+    if eqn.primitive in VECMATH_EXCLUDE:
         return None
-    if eqn.primitive.name in VECMATH_EXCLUDE:
-        return None
-    table = INLINE_MATH.get(eqn.primitive.name)
+    table = inline_math().get(eqn.primitive)
     out = eqn.outvars[0].aval.dtype
     if table is None or out not in table or any(a.aval.dtype != out for a in eqn.invars):
         return None
@@ -323,21 +373,21 @@ def elementwise_expr(eqn: core.Eqn, args: list[str]) -> str | None:
     vm = vecmath_function(eqn)
     if vm is not None:
         return f"{vm}({', '.join(args)})"
-    fn = _OVERRIDES.get(prim.name) or rules.scalar_lowerings.get(prim)
+    fn = _OVERRIDES.get(prim) or rules.scalar_lowerings.get(prim)
     if fn is None:
         return None
     expr = fn(args, in_dtypes, out, **eqn.params)
-    if prim.name in _BOOL_RESULT and out == np.bool_:
+    if prim in _BOOL_RESULT and out == np.bool_:
         return expr
-    if out in _NATURAL and prim.name in _PRESERVING and all(d == out for d in in_dtypes):
+    if out in _NATURAL and prim in _PRESERVING and all(d == out for d in in_dtypes):
         return expr
-    if prim.name == "convert_element_type":
+    if prim is ew.convert_element_type_p:
         return expr
     return cast(expr, out)
 
 
 def is_elementwise(prim: Primitive) -> bool:
-    return prim in rules.scalar_lowerings or prim.name in _OVERRIDES
+    return prim in rules.scalar_lowerings or prim in _OVERRIDES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,30 +543,30 @@ def _view_gather(eqn, idx, read):
 
 
 _VIEWS = {
-    "gather": _view_gather,
-    "broadcast_in_dim": _view_broadcast_in_dim,
-    "transpose": _view_transpose,
-    "reshape": _view_reshape,
-    "squeeze": _view_squeeze,
-    "expand_dims": _view_expand_dims,
-    "rev": _view_rev,
-    "slice": _view_slice,
-    "pad": _view_pad,
-    "concatenate": _view_concatenate,
-    "iota": _view_iota,
-    "dynamic_slice": _view_dynamic_slice,
+    indexing.gather_p: _view_gather,
+    structural.broadcast_in_dim_p: _view_broadcast_in_dim,
+    structural.transpose_p: _view_transpose,
+    structural.reshape_p: _view_reshape,
+    shapes.squeeze_p: _view_squeeze,
+    shapes.expand_dims_p: _view_expand_dims,
+    shapes.rev_p: _view_rev,
+    shapes.slice_p: _view_slice,
+    shapes.pad_p: _view_pad,
+    shapes.concatenate_p: _view_concatenate,
+    shapes.iota_p: _view_iota,
+    shapes.dynamic_slice_p: _view_dynamic_slice,
 }
 
 
 def view_lowering(eqn: core.Eqn):
     fn = rules.view_lowerings.get(eqn.primitive)
     if fn is None:
-        fn = _VIEWS.get(eqn.primitive.name)
+        fn = _VIEWS.get(eqn.primitive)
     if fn is None:
         return None
     if any(a.aval.dtype not in NJIT_DTYPES for a in list(eqn.invars) + list(eqn.outvars)):
         return None
-    if eqn.primitive.name == "reshape" and eqn.params.get("dimensions") is not None:
+    if eqn.primitive is structural.reshape_p and eqn.params.get("dimensions") is not None:
         return None
     return fn
 
@@ -561,23 +611,26 @@ def _sum_acc(dt):
 
 
 _REDUCERS = {
-    "reduce_sum": Reducer(lambda dt: const(0, dt), lambda a, v, dt: f"{a} + {v}", _sum_acc),
-    "reduce_prod": Reducer(lambda dt: const(1, dt), lambda a, v, dt: f"{a} * {v}"),
-    "reduce_max": Reducer(_lowest, lambda a, v, dt: (
+    reductions.reduce_sum_p: Reducer(lambda dt: const(0, dt), lambda a, v, dt: f"{a} + {v}",
+                                     _sum_acc),
+    reductions.reduce_prod_p: Reducer(lambda dt: const(1, dt), lambda a, v, dt: f"{a} * {v}"),
+    reductions.reduce_max_p: Reducer(_lowest, lambda a, v, dt: (
         f"({a} or {v})" if np.dtype(dt) == np.bool_ else f"f_max({a}, {v})")),
-    "reduce_min": Reducer(_highest, lambda a, v, dt: (
+    reductions.reduce_min_p: Reducer(_highest, lambda a, v, dt: (
         f"({a} and {v})" if np.dtype(dt) == np.bool_ else f"f_min({a}, {v})")),
-    "reduce_and": Reducer(lambda dt: "True" if np.dtype(dt) == np.bool_ else const(-1, dt),
-                          lambda a, v, dt: f"{a} & {v}"),
-    "reduce_or": Reducer(lambda dt: "False" if np.dtype(dt) == np.bool_ else const(0, dt),
-                         lambda a, v, dt: f"{a} | {v}"),
-    "argmax": Reducer(_lowest, ">", arg=True),
-    "argmin": Reducer(_highest, "<", arg=True),
+    reductions.reduce_and_p: Reducer(
+        lambda dt: "True" if np.dtype(dt) == np.bool_ else const(-1, dt),
+        lambda a, v, dt: f"{a} & {v}"),
+    reductions.reduce_or_p: Reducer(
+        lambda dt: "False" if np.dtype(dt) == np.bool_ else const(0, dt),
+        lambda a, v, dt: f"{a} | {v}"),
+    reductions.argmax_p: Reducer(_lowest, ">", arg=True),
+    reductions.argmin_p: Reducer(_highest, "<", arg=True),
 }
 
 
 def reducer_for(eqn: core.Eqn) -> Reducer | None:
-    r = rules.reduce_lowerings.get(eqn.primitive) or _REDUCERS.get(eqn.primitive.name)
+    r = rules.reduce_lowerings.get(eqn.primitive) or _REDUCERS.get(eqn.primitive)
     if r is None:
         return None
     if any(a.aval.dtype not in NJIT_DTYPES for a in list(eqn.invars) + list(eqn.outvars)):
@@ -589,3 +642,83 @@ def reduce_axes(eqn: core.Eqn) -> tuple[int, ...]:
     if "axes" in eqn.params:
         return tuple(eqn.params["axes"])
     return (eqn.params["axis"],)
+
+
+# ---------------------------------------------------------------------------------------------
+# Index: every lowering a primitive has
+# ---------------------------------------------------------------------------------------------
+
+
+def lowerings_of(prim: Primitive) -> dict[str, object]:
+    """Every backend entry for ``prim``, by kind: ``"scalar"`` (the expression fused into loops:
+    an ``_OVERRIDES`` function here or a ``rules.defscalar`` template), ``"inline_math"`` (the
+    ``vecblocks.INLINE_MATH`` functions per dtype), ``"block_kernel"`` and ``"vector_loop"``
+    (how large loops run it blockwise, ``codegen.vector_op``), ``"view"``, ``"reduce"``,
+    ``"kernel"`` (``codegen._KERNELS`` or ``rules.kernel_lowerings``), ``"subjaxpr"`` and
+    ``"call"`` (inlined sub-program). Found by the object: a primitive that is not one of
+    functrace's own has only what was registered for it in ``rules``. An empty dict: it runs
+    with its NumPy implementation under ``jit``."""
+    from ..simplify import inlinable_primitives
+    from . import codegen
+    found: dict[str, object] = {}
+    scalar = _OVERRIDES.get(prim) or rules.scalar_lowerings.get(prim)
+    if scalar is not None:
+        found["scalar"] = scalar
+    if USE_VECMATH and prim not in VECMATH_EXCLUDE and prim in inline_math():
+        found["inline_math"] = dict(inline_math()[prim])
+    try:
+        blocks = {dt: entry for (p, dt), entry in codegen.block_kernels().items() if p is prim}
+    except Exception:  # noqa: BLE001 - vecblocks absent or broken: no block kernels
+        blocks = {}
+    if blocks:
+        found["block_kernel"] = blocks
+    if prim in codegen.VECTOR_SPECS:
+        found["vector_loop"] = codegen.VECTOR_SPECS[prim]
+    view = rules.view_lowerings.get(prim) or _VIEWS.get(prim)
+    if view is not None:
+        found["view"] = view
+    reducer = rules.reduce_lowerings.get(prim) or _REDUCERS.get(prim)
+    if reducer is not None:
+        found["reduce"] = reducer
+    kernel = rules.kernel_lowerings.get(prim) or codegen._KERNELS.get(prim)
+    if kernel is not None:
+        found["kernel"] = kernel
+    if prim in rules.subjaxpr_lowerings:
+        found["subjaxpr"] = rules.subjaxpr_lowerings[prim]
+    if prim in rules.call_params or prim is codegen.jit_call_p or prim in inlinable_primitives:
+        found["call"] = codegen._call_param(_CallProbe(prim))
+    return found
+
+
+# Built-in primitives without any compiled lowering: under ``jit`` they run with their NumPy
+# implementation from the Python driver, with a one-time "no compiled lowering" warning
+# (``tests/test_backend_registry.py`` checks this list is exactly the set of them).
+NUMPY_FALLBACKS: dict[str, str] = {
+    "eig": "non-symmetric eigendecomposition: its results are complex, and compiled code only "
+           "handles real dtypes (NJIT_DTYPES); NumPy's LAPACK geev runs it",
+    "igamma": "regularised lower incomplete gamma: the series / continued fraction iterates "
+              "to a per-element tolerance; no scalar lowering written yet",
+    "igammac": "regularised upper incomplete gamma: as igamma, no scalar lowering written yet",
+    "pure_callback": "calls the user's Python function: runs in the Python driver by design "
+                     "(listed in backend.python_primitives, so without the warning)",
+    "custom_lin": "the linearised custom_vjp rule: only in programs that reverse mode then "
+                  "transposes into the bwd call, so never in a program that jit compiles; "
+                  "its implementation raises the 'forward mode over custom_vjp' error",
+}
+
+# Built-in primitives of complex values: they have scalar templates, but an operand or the
+# result is always complex, which compiled code does not handle (not in NJIT_DTYPES), so they
+# too run with NumPy under jit.
+NUMPY_ONLY_DTYPES: dict[str, str] = {
+    "complex": "builds a complex value from real and imaginary parts: the result is complex",
+    "conj": "complex conjugate: defined for complex operands only",
+    "real": "real part: defined for complex operands only",
+    "imag": "imaginary part: defined for complex operands only",
+}
+
+
+class _CallProbe:
+    """Just enough of an equation for ``codegen._call_param``."""
+
+    def __init__(self, prim: Primitive):
+        self.primitive = prim
