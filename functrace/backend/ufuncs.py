@@ -19,7 +19,8 @@ import ctypes
 
 import numpy as np
 
-# lax primitive name -> NumPy ufunc name
+# built-in primitive's name -> NumPy ufunc name. The code generator re-keys this by the
+# primitive objects (``kernels.by_primitive``): a user's primitive of the same name is not it.
 UNARY = {
     "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sin": "sin", "cos": "cos",
     "tan": "tan", "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "asin": "arcsin",

@@ -9,9 +9,12 @@ ordinary, then recompute just those elements with the complete functions of ``ve
 fast paths also use :mod:`vtable`'s in-register tables.
 
 Each kernel takes its inputs, an output block (not overlapping the inputs) and the element
-count ``n``; :data:`BLOCK_KERNELS` maps (primitive name, dtype) to the kernel and the extra
-arguments the code generator passes after ``n``. The accuracy bounds are those of ``vecmath``
-(within 2 ulp, NumPy's special values); docs/backend.md has the measurements.
+count ``n``; :data:`BLOCK_KERNELS` maps (function name, dtype) to the kernel and the extra
+arguments the code generator passes after ``n``. As in ``vecmath``, a function is named like
+the built-in primitive it computes, and the code generator finds it from that primitive
+object only (``codegen.block_kernels``, ``kernels.inline_math``). The accuracy bounds are
+those of ``vecmath`` (within 2 ulp, NumPy's special values); docs/backend.md has the
+measurements.
 """
 
 from __future__ import annotations
@@ -645,8 +648,8 @@ BLOCK_KERNELS: dict[tuple[str, np.dtype], tuple[object, tuple[int, ...]]] = {
     ("log1p", np.dtype(np.float64)): (log1p_block_f64, ()),
     ("log1p", np.dtype(np.float32)): (log1p_block_f32, ()),
 }
-"""(primitive name, dtype) -> (kernel, extra arguments): the code generator runs these
-elementwise primitives as ``kernel(*input_blocks, output_block, n, *extra)``."""
+"""(function name, dtype) -> (kernel, extra arguments): the code generator runs the built-in
+elementwise primitives of these names as ``kernel(*input_blocks, output_block, n, *extra)``."""
 
 INLINE_MATH: dict[str, dict[np.dtype, object]] = {
     name: dict(per_dtype) for name, per_dtype in VECTOR_MATH.items()}

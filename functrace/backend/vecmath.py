@@ -6,7 +6,10 @@ faster than the "fused" loop. This module provides functrace's own implementatio
 that LLVM vectorises them: straight-line arithmetic, bit manipulation and selects (``a if c
 else b`` on cheap operands becomes a ``select``), no data-dependent branches, no calls. Each is
 a ``numba.njit(inline="always")`` scalar function, one per dtype, looked up through
-:data:`VECTOR_MATH` (primitive name -> dtype -> function). sin and cos also come as block
+:data:`VECTOR_MATH` (function name -> dtype -> function). A function is named like the
+built-in primitive it computes; the code generator reaches it only from that primitive object
+(``kernels.by_primitive``), never from another primitive of the same name, and a function no
+built-in primitive computes (``softplus``) is not used by it. sin and cos also come as block
 kernels, :func:`trig_block_f32` and :func:`trig_block_f64` (a vectorised fast path, then the
 exact functions on the rare large arguments), which the code generator calls on blocks of its
 fused loops instead.
@@ -1076,7 +1079,8 @@ VECTOR_MATH: dict[str, dict[np.dtype, Callable]] = {
     "erf": {_F64: erf_f64, _F32: erf_f32},
     "pow": {_F64: pow_f64, _F32: pow_f32},
 }
-"""primitive name -> dtype -> njit scalar function (binary for "pow", unary otherwise)."""
+"""function name -> dtype -> njit scalar function (binary for "pow", unary otherwise); the
+names are those of the built-in primitives they implement (see the module docstring)."""
 
 VECTOR_MATH_NAMES: dict[str, dict[np.dtype, str]] = {
     name: {dt: fn.py_func.__name__ for dt, fn in per_dtype.items()}
