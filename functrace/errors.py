@@ -12,6 +12,7 @@ of a convolution or windowed reduction; ``PaddingError`` (a ``ValueError`` and a
 
 from __future__ import annotations
 
+from . import lax as _lax  # noqa: F401  (first: lax re-exports ops.windowed, which imports lax)
 from .core import UnexpectedTracerError
 from .ops.windowed import PaddingError, WindowShapeError
 
