@@ -78,8 +78,13 @@ def peephole_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
     (each exact, for every real x including -0.0, inf and NaN; ``x + 0`` is not: -0.0 + 0 is
     +0.0). The ``1`` and ``0`` are scalar literals or broadcasts of one, as reverse mode makes
     for the seed of ``sum``. Only when the surviving operand has exactly the result's type."""
-    names = {"mul", "sub", "div"}
-    if not any(e.primitive.name in names for e in jaxpr.eqns):
+    from .ops import elementwise as ew
+    from .ops import structural
+    # by primitive object: a user's primitive called "mul" is not functrace's mul
+    names = {ew.mul_p: "mul", ew.sub_p: "sub", ew.div_p: "div",
+             structural.broadcast_in_dim_p: "broadcast_in_dim",
+             ew.convert_element_type_p: "convert_element_type"}
+    if not any(e.primitive in (ew.mul_p, ew.sub_p, ew.div_p) for e in jaxpr.eqns):
         return jaxpr
     filled: dict = {}   # var -> the scalar literal value it is a broadcast of
     rename: dict = {}
@@ -92,7 +97,7 @@ def peephole_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
         invars = [sub(a) for a in eqn.invars]
         if any(a is not b for a, b in zip(invars, eqn.invars)):
             eqn = eqn.replace(invars=invars)
-        name, out = eqn.primitive.name, eqn.outvars[0]
+        name, out = names.get(eqn.primitive), eqn.outvars[0]
         if (name == "broadcast_in_dim" and not eqn.params["broadcast_dimensions"]
                 and _scalar_constant(invars[0], filled) is not None):
             filled[out] = _scalar_constant(invars[0], filled)
@@ -100,7 +105,7 @@ def peephole_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
             value = _scalar_constant(invars[0], filled)
             if value in (0, 1) and not isinstance(value, complex):
                 filled[out] = value  # 0 and 1 are exact in every dtype
-        elif name in names and len(invars) == 2 and out.aval.dtype.kind in "fiu":
+        elif name in ("mul", "sub", "div") and len(invars) == 2 and out.aval.dtype.kind in "fiu":
             x, y = invars
             keep = None
             if name == "mul" and _scalar_constant(y, filled) == 1:

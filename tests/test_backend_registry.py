@@ -133,7 +133,11 @@ def test_no_built_in_lowering_is_reachable_by_name():
     for name, prim in builtins.items():
         twin = _user_like(name, prim.multiple_results)
         assert kernels.lowerings_of(twin) == {}, name
-        assert kernels.builtin_primitive(name) is prim
+        try:
+            found = kernels.builtin_primitive(name)
+        except LookupError:
+            found = None
+        assert found is prim, f"{name}: add its module to kernels.BUILTIN_MODULES"
         assert kernels.builtin_primitive(name) is not twin
 
 
@@ -252,3 +256,15 @@ def test_error_classes_importable_from_both_places():
     assert ft.errors.ConcretizationTypeError.__module__ == "functrace.errors"
     with pytest.raises(ft.errors.TracerBoolConversionError, match="bool\\(\\) of a traced"):
         ft.jit(lambda x: 1.0 if x > 0 else 0.0)(1.0)
+
+
+def test_simplifier_identities_apply_to_built_in_arithmetic_only():
+    # jit's simplifier drops ``x * 1``; a user primitive called "mul" (here: a difference) is
+    # not functrace's mul, so ``user_mul(x, 1)`` must stay
+    user_mul = Primitive("mul")
+    core.shape_rules[user_mul] = lambda a, b: ShapedArray(a.shape, a.dtype)
+    core.impl_rules[user_mul] = lambda a, b: a - b
+    rules.defscalar(user_mul, "({0} - {1})")
+    f = ft.jit(lambda x: user_mul.bind(x, lax.full_like(x, 1.0)) + x * lax.full_like(x, 1.0))
+    x = np.array([5.0, -2.0])
+    np.testing.assert_array_equal(f(x), (x - 1.0) + x)
