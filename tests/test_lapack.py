@@ -47,18 +47,18 @@ CASES = [
     ("svd_reduced_tall", lambda a: ld.svd(a[..., :2], full_matrices=False), [_mat]),
     ("svd_values", lambda a: ld.svd(a, compute_uv=False), [_mat]),
 ]
-for _left in (True, False):
-    for _lower in (True, False):
-        for _trans in (True, False):
-            for _unit in (False, True):
-                def _ts(a, b, _l=_left, _lo=_lower, _t=_trans, _u=_unit):
-                    if not _l:
-                        b = np.swapaxes(b, -1, -2) if isinstance(b, np.ndarray) else b.mT
-                    return ld.triangular_solve(a + 3 * np.eye(a.shape[-1], dtype=a.dtype), b,
-                                               left_side=_l, lower=_lo, transpose_a=_t,
-                                               unit_diagonal=_u)
-                CASES.append((f"trsolve_l{_left:d}lo{_lower:d}t{_trans:d}u{_unit:d}", _ts,
-                              [_mat, lambda s, d: _mat(s[:-1] + (3,), d)]))
+# triangular_solve: each flag both ways (left_side, lower, transpose_a, unit_diagonal)
+for _flags in ((True, True, False, False), (False, False, True, False),
+               (True, False, True, True), (False, True, False, True)):
+    def _ts(a, b, _f=_flags):
+        left, lower, trans, unit = _f
+        if not left:
+            b = np.swapaxes(b, -1, -2) if isinstance(b, np.ndarray) else b.mT
+        return ld.triangular_solve(a + 3 * np.eye(a.shape[-1], dtype=a.dtype), b,
+                                   left_side=left, lower=lower, transpose_a=trans,
+                                   unit_diagonal=unit)
+    CASES.append(("trsolve_" + "".join(str(int(f)) for f in _flags), _ts,
+                  [_mat, lambda s, d: _mat(s[:-1] + (3,), d)]))
 
 
 def _no_fallback_warnings(record) -> list[str]:
