@@ -728,6 +728,39 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
     return [read(v) for v in jaxpr.outvars]
 
 
+def eval_jaxpr_concrete(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
+    """The NumPy reference interpreter for concrete values outside any transformation (what
+    ``eval_jaxpr`` does there), calling each equation's NumPy implementation directly.
+
+    ``bind`` at top level also re-checks every equation's types, which tracing checked
+    already: skipping it makes interpreted programs (jit's first tier, loop bodies run by
+    the control-flow implementations) several times faster, with the same values. With
+    ``debug_nans``/``debug_infs``, or when an equation raises (so that the error names the
+    user's line), it runs ``eval_jaxpr`` instead.
+    """
+    if _config.debug_nans or _config.debug_infs or len(_thread_state.trace_stack) != 1 \
+            or _thread_state.dynamic_trace is not None:
+        return eval_jaxpr(jaxpr, consts, *args)
+    env: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    try:
+        for eqn in jaxpr.eqns:
+            vals = [env[a] if type(a) is not Literal else
+                    (a.val.item() if a.aval.weak_type else a.val) for a in eqn.invars]
+            out = impl_rules[eqn.primitive](*vals, **eqn.params)
+            if eqn.primitive.multiple_results:
+                env.update(zip(eqn.outvars, out))
+            else:
+                v = eqn.outvars[0]
+                if v.aval.weak_type and not v.aval.shape:
+                    out = np.asarray(out).item()  # arithmetic on Python scalars stays weak
+                env[v] = out
+    except Exception:  # noqa: BLE001 - run again op by op for the error at the user's line
+        return eval_jaxpr(jaxpr, consts, *args)
+    return [env[v] if type(v) is not Literal else
+            (v.val.item() if v.aval.weak_type else v.val) for v in jaxpr.outvars]
+
+
 @contextmanager
 def source_info(info: str | None):
     """Attribute the work done in the block to ``info`` (a user line) instead of the caller."""

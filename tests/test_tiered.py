@@ -180,3 +180,40 @@ def test_interrupting_the_process_during_a_background_compile_leaves_a_usable_ca
         pass
     out, err = _run(tmp_path, "wait", tiered_on=False).communicate(timeout=300)
     assert _results(out)[-1] == pytest.approx(_expected(), rel=1e-13), err
+
+
+def _mixed_program(x, n):
+    y = x * 0.5 + 1  # weak Python scalars: float32 stays float32
+    s = ft.lax.fori_loop(0, 3, lambda i, c: c * 1.5 + fnp.sin(c), y)
+    z = ft.lax.cond(n > 0, lambda a: a * 2.0, lambda a: a - 1.0, s)
+    return fnp.sum(z), z.astype(np.int32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_concrete_interpreter_equals_the_binding_one(dtype):
+    x = np.linspace(-1, 1, 5).astype(dtype)
+    closed = ft.make_jaxpr(_mixed_program)(x, 3)
+    got = ft.core.eval_jaxpr_concrete(closed.jaxpr, closed.consts, x, 3)
+    want = ft.core.eval_jaxpr(closed.jaxpr, closed.consts, x, 3)
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_array_equal(g, w)
+
+
+def test_concrete_interpreter_raises_what_the_binding_one_raises():
+    def check(v):
+        if (v < 0).any():
+            raise ValueError("negative input to the callback")
+        return v
+
+    def prog(x):
+        return ft.pure_callback(check, ft.ShapeDtypeStruct(x.shape, x.dtype), x) * 2.0
+
+    x = np.array([1.0, -1.0])
+    closed = ft.make_jaxpr(prog)(x)
+    with pytest.raises(ValueError) as binding:
+        ft.core.eval_jaxpr(closed.jaxpr, closed.consts, x)
+    with pytest.raises(ValueError) as concrete:
+        ft.core.eval_jaxpr_concrete(closed.jaxpr, closed.consts, x)
+    assert str(concrete.value) == str(binding.value)
+    assert "negative input" in str(concrete.value)

@@ -164,7 +164,7 @@ class InterpretedExecutable:
 
     def call_flat(self, args: Sequence[Any]) -> list:
         with config.override(disable_jit=True):
-            outs = core.eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *args)
+            outs = core.eval_jaxpr_concrete(self.jaxpr.jaxpr, self.jaxpr.consts, *args)
         return [np.asarray(o, a.dtype) for o, a in zip(outs, self.jaxpr.out_avals)]
 
     def fast_entry(self, consts: Sequence, out_tree) -> Callable:

@@ -97,7 +97,8 @@ def trace_flat(fun: Callable[..., list], in_avals: Sequence[ShapedArray]
 
 
 def eval_closed(closed: ClosedJaxpr, *args) -> list:
-    return core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+    """Run a body or branch on concrete values (the control-flow implementations' interpreter)."""
+    return core.eval_jaxpr_concrete(closed.jaxpr, closed.consts, *args)
 
 
 def split_list(xs: Sequence, sizes: Sequence[int]) -> list[list]:
