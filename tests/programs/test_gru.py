@@ -14,20 +14,21 @@ from ._util import assert_grad_matches_numerical
 T, BATCH, N_IN, N_HID = 6, 2, 2, 3
 
 _rng = np.random.default_rng(6)
-PARAMS = {gate: (0.6 * _rng.normal(size=(N_IN, N_HID)), 0.6 * _rng.normal(size=(N_HID, N_HID)),
-                 0.1 * _rng.normal(size=N_HID)) for gate in ("z", "r", "h")}
-PARAMS["out"] = 0.5 * _rng.normal(size=N_HID)
+# the gates' weights side by side (update z, reset r, candidate): one product per input
+PARAMS = {"wx": 0.6 * _rng.normal(size=(N_IN, 3 * N_HID)),
+          "uzr": 0.6 * _rng.normal(size=(N_HID, 2 * N_HID)),
+          "uh": 0.6 * _rng.normal(size=(N_HID, N_HID)),
+          "b": 0.1 * _rng.normal(size=3 * N_HID),
+          "out": 0.5 * _rng.normal(size=N_HID)}
 XS = _rng.normal(size=(T, BATCH, N_IN))
 TARGET = np.array([0.5, -0.3])
 
 
 def gru_cell(params, h, x):
-    wz, uz, bz = params["z"]
-    wr, ur, br = params["r"]
-    wh, uh, bh = params["h"]
-    z = 1 / (1 + fnp.exp(-(x @ wz + h @ uz + bz)))
-    r = 1 / (1 + fnp.exp(-(x @ wr + h @ ur + br)))
-    cand = fnp.tanh(x @ wh + (r * h) @ uh + bh)
+    gx = x @ params["wx"] + params["b"]
+    zr = 1 / (1 + fnp.exp(-(gx[:, :2 * N_HID] + h @ params["uzr"])))
+    z, r = zr[:, :N_HID], zr[:, N_HID:]
+    cand = fnp.tanh(gx[:, 2 * N_HID:] + (r * h) @ params["uh"])
     return (1 - z) * h + z * cand
 
 
@@ -48,10 +49,11 @@ def loss_numpy(params, xs, target):
     sig = lambda v: 1 / (1 + np.exp(-v))
     h = np.zeros((BATCH, N_HID))
     energies = []
+    wx, uzr, uh, b = params["wx"], params["uzr"], params["uh"], params["b"]
     for x in xs:
-        (wz, uz, bz), (wr, ur, br), (wh, uh, bh) = params["z"], params["r"], params["h"]
-        z, r = sig(x @ wz + h @ uz + bz), sig(x @ wr + h @ ur + br)
-        h = (1 - z) * h + z * np.tanh(x @ wh + (r * h) @ uh + bh)
+        z = sig(x @ wx[:, :N_HID] + h @ uzr[:, :N_HID] + b[:N_HID])
+        r = sig(x @ wx[:, N_HID:2 * N_HID] + h @ uzr[:, N_HID:] + b[N_HID:2 * N_HID])
+        h = (1 - z) * h + z * np.tanh(x @ wx[:, 2 * N_HID:] + (r * h) @ uh + b[2 * N_HID:])
         energies.append(np.sum(h ** 2))
     return np.mean((h @ params["out"] - target) ** 2) + 0.01 * np.mean(energies)
 
