@@ -56,6 +56,7 @@ _MAX_WORKER_PROGRAMS = 64
 
 
 def _load_program(key: str, payload: bytes) -> export.Exported:
+    """The program ``key``: deserialised and compiled the first time this process sees it."""
     exe = _worker_programs.get(key)
     if exe is None:
         with _worker_lock:
@@ -65,10 +66,18 @@ def _load_program(key: str, payload: bytes) -> export.Exported:
                     raise ValueError(f"program {key[:12]}: the shipped bytes do not match "
                                      "their hash")
                 exe = export.deserialize(payload)
+                _compile_now(exe)
                 if len(_worker_programs) >= _MAX_WORKER_PROGRAMS:
                     _worker_programs.pop(next(iter(_worker_programs)))
                 _worker_programs[key] = exe
     return exe
+
+
+def _compile_now(exe: export.Exported) -> None:
+    # native code before the first shard runs (not a first tier interpreting the program
+    # while it compiles): workers exist to run the program many times
+    from . import backend
+    backend.executable_for(exe._hoisted, exe.fun_name, wait=True)
 
 
 def _run_program(key: str, payload: bytes, flat_args: Sequence[Any]) -> list[np.ndarray]:
@@ -85,11 +94,8 @@ def _ship(payload: bytes) -> bytes:
 def _compile_program(key: str, payload: bytes) -> float:
     """Load and compile ``key`` without running it (warm-up); the seconds it took."""
     import time
-
-    from . import backend
     t0 = time.perf_counter()
-    exe = _load_program(key, payload)
-    backend.executable_for(exe._hoisted, exe.fun_name)
+    _load_program(key, payload)
     return time.perf_counter() - t0
 
 
@@ -162,13 +168,27 @@ class ShardedProgram:
 
     def compile(self, *args) -> dict[str, float]:
         """Ship and compile the program for ``args``' signature on every worker now (instead
-        of inside the first call); the seconds each worker took, by address."""
+        of inside the first call); the seconds each worker took, by address.
+
+        Workers on one host share the disk cache of compiled code (same user, same
+        ``FUNCTRACE_CACHE_DIR``): one of them compiles first and the others load its result,
+        while different hosts compile in parallel.
+        """
         key, future, _ = self.program(args)
-        workers = _workers(self.client)
-        futs = [self.client.submit(_compile_program, key, future, workers=[w], pure=False,
-                                   key=f"ft-compile-{self.name}-{uuid.uuid4().hex}")
-                for w in workers]
-        return dict(zip(workers, self.client.gather(futs)))
+        by_host: dict[str, list[str]] = {}
+        for w in _workers(self.client):
+            by_host.setdefault(w.rsplit(":", 1)[0], []).append(w)
+
+        def submit(ws):
+            return [self.client.submit(_compile_program, key, future, workers=[w], pure=False,
+                                       key=f"ft-compile-{self.name}-{uuid.uuid4().hex}")
+                    for w in ws]
+
+        firsts = {ws[0]: f for ws in by_host.values() for f in submit(ws[:1])}
+        times = dict(zip(firsts, self.client.gather(list(firsts.values()))))
+        rest = [w for ws in by_host.values() for w in ws[1:]]
+        times.update(zip(rest, self.client.gather(submit(rest))))
+        return times
 
     def submit(self, args: Sequence[Any], worker: str | None = None):
         """Run ``fun(*args)`` as a task (preferably on ``worker``); a Future of flat outputs."""
