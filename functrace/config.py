@@ -21,11 +21,18 @@ Options (environment variables are read once, at import):
 
 Names may also be given with a ``jax_`` or ``functrace_`` prefix (``"jax_disable_jit"``), so
 code written for JAX's ``config.update`` keeps working for the options both libraries share.
+
+Scope, as in JAX: ``config.update(name, value)`` (and ``config.<name> = value``) sets the global
+value, seen by every thread; ``with config.override(...)`` and ``with functrace.disable_jit()``
+change the options of the calling thread only, for the duration of the block (a thread started
+inside the block sees the global values). Reading an option stays a plain attribute read
+while no thread overrides anything.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -57,8 +64,61 @@ def _as_path(name: str, value: Any) -> str:
     return os.fspath(value)
 
 
+# Overrides in force, per thread: a stack of {option: value} layers, innermost last.
+_tls = threading.local()
+_lock = threading.RLock()
+
+
+def _thread_layers() -> list:
+    layers = getattr(_tls, "layers", None)
+    if layers is None:
+        layers = _tls.layers = []
+    return layers
+
+
+class _Overridable:
+    """Installed on ``Config`` for an option while some thread overrides options: reads give
+    the calling thread's override, or the global value (the instance's own attribute)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        name = self.name
+        for layer in reversed(getattr(_tls, "layers", ())):
+            if name in layer:
+                return layer[name]
+        return obj.__dict__[name]
+
+    def __set__(self, obj, value):
+        obj.update(self.name, value)
+
+
+class _FastOk:
+    """``Config._jit_fast_ok`` while some thread overrides options (see ``Config._sync``)."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        if not getattr(_tls, "layers", None):
+            return obj.__dict__["_jit_fast_ok"]
+        return not (obj.disable_jit or obj.debug_nans or obj.debug_infs)
+
+    def __set__(self, obj, value):
+        raise AttributeError("_jit_fast_ok is computed from the options")
+
+
 class Config:
-    """The option registry. Read options as attributes, change them with ``update``."""
+    """The option registry. Read options as attributes, change them with ``update`` (global)
+    or ``override`` (this thread, for a ``with`` block).
+
+    Options are plain instance attributes holding the global values, so reading one costs no
+    function call (jit's per-call fast path reads ``_jit_fast_ok``, every eager primitive reads
+    ``debug_nans``). Only while some thread is inside ``override`` does the class carry data
+    descriptors for them, which give each thread its own values.
+    """
 
     _validators: dict[str, Callable[[str, Any], Any]] = {
         "disable_jit": _as_bool,
@@ -71,22 +131,24 @@ class Config:
     }
 
     def __init__(self):
-        # Plain attributes: jit's per-call fast path reads ``disable_jit`` directly.
-        self.disable_jit = _env_flag("FUNCTRACE_DISABLE_JIT")
-        self.log_compiles = False
-        self.enable_disk_cache = not _env_flag("FUNCTRACE_DISABLE_CACHE")
-        self.cache_dir = os.environ.get("FUNCTRACE_CACHE_DIR") or _default_cache_dir()
-        self.debug_nans = False
-        self.debug_infs = False
-        self.tiered_compile = os.environ.get("FUNCTRACE_TIERED", "1").strip().lower() not in (
+        d = self.__dict__
+        d["disable_jit"] = _env_flag("FUNCTRACE_DISABLE_JIT")
+        d["log_compiles"] = False
+        d["enable_disk_cache"] = not _env_flag("FUNCTRACE_DISABLE_CACHE")
+        d["cache_dir"] = os.environ.get("FUNCTRACE_CACHE_DIR") or _default_cache_dir()
+        d["debug_nans"] = False
+        d["debug_infs"] = False
+        d["tiered_compile"] = os.environ.get("FUNCTRACE_TIERED", "1").strip().lower() not in (
             "0", "false", "no", "off")
+        d["_active_overrides"] = 0  # override blocks open in all threads
         self._sync()
 
     def _sync(self) -> None:
         # One attribute for jit's per-call fast path: compiled code may run directly only when
-        # no option asks for something else (eager execution, NaN/inf checks).
-        object.__setattr__(self, "_jit_fast_ok", not (self.disable_jit or self.debug_nans
-                                                      or self.debug_infs))
+        # no option asks for something else (eager execution, NaN/inf checks). The global
+        # value; while overrides are active, ``_FastOk`` answers per thread.
+        d = self.__dict__
+        d["_jit_fast_ok"] = not (d["disable_jit"] or d["debug_nans"] or d["debug_infs"])
 
     @classmethod
     def _canonical(cls, name: str) -> str:
@@ -99,40 +161,62 @@ class Config:
         return name
 
     def update(self, name: str, value: Any) -> None:
-        """Set option ``name`` to ``value`` (validated): ``config.update("disable_jit", 1)``."""
+        """Set option ``name`` to ``value`` (validated) for every thread:
+        ``config.update("disable_jit", 1)``. A thread inside ``override`` of the same option
+        keeps its overridden value until its block ends."""
         name = self._canonical(name)
-        object.__setattr__(self, name, self._validators[name](name, value))
-        self._sync()
+        value = self._validators[name](name, value)
+        with _lock:
+            self.__dict__[name] = value
+            self._sync()
 
     def read(self, name: str) -> Any:
-        """The current value of option ``name``."""
+        """The current value of option ``name`` (in this thread)."""
         return getattr(self, self._canonical(name))
 
     def values(self) -> dict[str, Any]:
-        """All options and their current values."""
+        """All options and their current values (in this thread)."""
         return {name: getattr(self, name) for name in self._validators}
 
     @contextmanager
     def override(self, **values):
-        """Temporarily set options for the duration of a ``with`` block."""
-        old = {self._canonical(k): self.read(k) for k in values}
+        """Set options for the duration of a ``with`` block, in the calling thread only (other
+        threads, including ones started inside the block, keep the global values)."""
+        layer = {}
+        for k, v in values.items():
+            name = self._canonical(k)
+            layer[name] = self._validators[name](name, v)
+        layers = _thread_layers()
+        with _lock:
+            d = self.__dict__
+            if d["_active_overrides"] == 0:
+                for name in self._validators:
+                    setattr(Config, name, _Overridable(name))
+                Config._jit_fast_ok = _FastOk()
+            d["_active_overrides"] += 1
+            layers.append(layer)
         try:
-            for k, v in values.items():
-                self.update(k, v)
             yield self
         finally:
-            for k, v in old.items():
-                object.__setattr__(self, k, v)
-            self._sync()
+            with _lock:
+                # by identity: generators may leave nested blocks out of order
+                for i in range(len(layers) - 1, -1, -1):
+                    if layers[i] is layer:
+                        del layers[i]
+                        break
+                d["_active_overrides"] -= 1
+                if d["_active_overrides"] == 0:
+                    for name in self._validators:
+                        delattr(Config, name)
+                    del Config._jit_fast_ok
 
     def __setattr__(self, name, value):
         if name in self._validators:
-            value = self._validators[name](name, value)
+            self.update(name, value)
         elif not name.startswith("_"):
             raise AttributeError(f"unknown functrace config option {name!r}; use config.update")
-        object.__setattr__(self, name, value)
-        if name in self._validators and hasattr(self, "debug_infs"):
-            self._sync()
+        else:
+            object.__setattr__(self, name, value)
 
     @property
     def config(self) -> Config:

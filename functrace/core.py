@@ -93,14 +93,44 @@ _PY_SCALAR_AVALS = {t: ShapedArray((), d, t is not bool) for t, d in _PY_SCALAR_
 _array_avals: dict = {}
 
 
+def masked_array_error(x: Any) -> TypeError:
+    """The error for a ``numpy.ma.MaskedArray`` argument: its mask would be silently dropped."""
+    return TypeError(
+        f"functrace does not support masked arrays (got a numpy.ma.MaskedArray of shape "
+        f"{x.shape} and dtype {x.dtype}): its mask would be ignored. Pass x.filled(value) to "
+        "replace the masked entries, or x.data to use the underlying values, and carry the "
+        "mask as a separate boolean array (e.g. with functrace.numpy.where).")
+
+
+def object_array_error(x: Any) -> TypeError:
+    """The error for a value that is no array: ``None``, or a NumPy object array (which
+    ``np.asarray`` makes of ``None`` and of lists mixing arrays with other things)."""
+    if x is None or (isinstance(x, np.ndarray) and x.shape == () and x[()] is None):
+        return TypeError(
+            "functrace expected an array but got None. As in JAX, jit/grad/vmap treat a None "
+            "argument as an empty pytree (the function receives None itself), so None reaches "
+            "an array operation only if the function uses it as an array. Pass an array, or "
+            "make the argument static (jit's static_argnums/static_argnames) if it is a Python "
+            "option rather than data.")
+    return TypeError(
+        f"functrace expected an array but got a NumPy object array of shape {x.shape} "
+        f"({x!r:.80}): values that are not numbers (None, strings, ragged lists, Python "
+        "objects) cannot be arrays. Pass numeric arrays, and make non-array arguments static "
+        "(jit's static_argnums/static_argnames).")
+
+
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a tracer, NumPy array, NumPy scalar or Python scalar."""
     if isinstance(x, Tracer):
         return x.aval
     if isinstance(x, (np.ndarray, np.generic)):
+        if type(x) is not np.ndarray and isinstance(x, np.ma.MaskedArray):
+            raise masked_array_error(x)
         key = (x.shape, x.dtype)
         aval = _array_avals.get(key)
         if aval is None:
+            if x.dtype == object:
+                raise object_array_error(x)
             aval = ShapedArray(x.shape, dtypes.check_supported(x.dtype))
             if len(_array_avals) > 4096:
                 _array_avals.clear()
@@ -109,6 +139,8 @@ def get_aval(x: Any) -> ShapedArray:
     t = type(x)
     if t in _PY_SCALAR_AVALS:
         return _PY_SCALAR_AVALS[t]
+    if x is None:
+        raise object_array_error(x)
     raise TypeError(
         f"functrace expected an array, a scalar or a tracer but got a value of type "
         f"{t.__name__} ({x!r:.80}); convert it with numpy.asarray or mark the argument static."

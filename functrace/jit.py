@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -321,15 +322,24 @@ def _check_hashable(value: Any, what: str) -> None:
 
 
 _thread_state = core._thread_state
+# jit functions being traced inside one another, per thread (see ``Jitted._trace``)
+_nesting = threading.local()
+_MAX_NESTING = 2000
+_FRAMES_PER_LEVEL = 40
 _PY_SCALARS = (bool, int, float, complex)
+_ndarray = np.ndarray
 
 
 def _leaf_key(x):
     """What a flat argument contributes to a fast-path key: its type for Python scalars (they
     are traced as arrays of their default dtype), its shape and dtype otherwise."""
     t = type(x)
+    if t is _ndarray:
+        return (x.shape, x.dtype)
     if t in _PY_SCALARS:
         return t
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError("masked arrays take the general path (which refuses them)")
     return (x.shape, x.dtype)
 
 
@@ -376,7 +386,10 @@ class Jitted:
             if not kwargs and not self._static_argnums:
                 # positional NumPy arrays: one dict lookup
                 try:
-                    entry = self._fast[tuple([(a.shape, a.dtype) for a in args])]
+                    # exact ndarrays only: a subclass (a masked array) takes the general path,
+                    # which refuses what it cannot honour
+                    entry = self._fast[tuple([(a.shape, a.dtype) if type(a) is _ndarray
+                                              else None for a in args])]
                 except (KeyError, AttributeError):
                     pass
                 else:
@@ -461,7 +474,23 @@ class Jitted:
             return flat_out
 
         t0 = time.perf_counter()
-        closed = simplify(trace_to_jaxpr(flat_fun, list(avals)))
+        depth = getattr(_nesting, "depth", 0) + 1
+        if depth > _MAX_NESTING:
+            raise RecursionError(
+                f"jit: {self._name!r} is nested inside more than {_MAX_NESTING} other jit "
+                "functions being traced (jit(jit(...)) or a jitted function calling itself "
+                "recursively). Python recursion cannot be staged: write the repetition as a "
+                "lax.fori_loop/scan, or call the inner functions without jit.")
+        # Each nesting level costs a few Python frames while tracing and later while compiling:
+        # deep (but finite) nesting must not hit the interpreter's default limit of 1000.
+        needed = 1000 + _FRAMES_PER_LEVEL * depth
+        if sys.getrecursionlimit() < needed:
+            sys.setrecursionlimit(needed)
+        _nesting.depth = depth
+        try:
+            closed = simplify(trace_to_jaxpr(flat_fun, list(avals)))
+        finally:
+            _nesting.depth = depth - 1
         _log("Finished tracing %s for jit in %.4f s (%d equations)", self._name,
              time.perf_counter() - t0, len(closed.eqns))
         return _Traced(closed, out_tree_box[0], self._name)
@@ -640,10 +669,7 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
 
 @contextmanager
 def disable_jit(disable: bool = True):
-    """Context manager running ``jit`` functions un-compiled (like ``config.disable_jit``)."""
-    old = config.disable_jit
-    config.update("disable_jit", disable)
-    try:
+    """Context manager running ``jit`` functions un-compiled (like ``config.disable_jit``), in
+    the calling thread only (as JAX's; other threads keep compiling)."""
+    with config.override(disable_jit=disable):
         yield
-    finally:
-        config.update("disable_jit", old)

@@ -156,3 +156,153 @@ def test_negative_integer_powers_are_refused_where_the_exponent_is_known():
         lax.integer_pow(x, -2)
     with pytest.raises(TypeError, match="integers cannot be raised to a negative power"):
         ft.jit(lambda x: lax.integer_pow(x, -1))(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Masked arrays are refused, never silently unmasked
+# ---------------------------------------------------------------------------------------------
+
+_MASKED = np.ma.masked_array([1.0, 1e308, 2.0], mask=[0, 1, 0])
+
+
+def _sum10(x):
+    return fnp.sum(x * 10)
+
+
+_j_sum10 = ft.jit(_sum10)
+
+
+@pytest.mark.parametrize("path", ["jit", "jit_fast_path", "grad", "vmap", "jvp", "eager",
+                                  "asarray", "array", "closed_over"])
+def test_masked_arrays_are_refused_on_every_path(path):
+    if path == "jit_fast_path":
+        plain = np.ones(3)
+        assert _j_sum10(plain) == _j_sum10(plain) == 30.0  # fast entries now exist
+    call = {
+        "jit": _j_sum10, "jit_fast_path": _j_sum10, "grad": ft.grad(_sum10),
+        "vmap": ft.vmap(_sum10), "jvp": lambda x: ft.jvp(_sum10, (x,), (x,)), "eager": _sum10,
+        "asarray": fnp.asarray, "array": fnp.array,
+        "closed_over": lambda x: ft.jit(lambda y: y * x)(np.ones(3)),
+    }[path]
+    with pytest.raises(TypeError, match=r"does not support masked arrays.*x\.filled.*x\.data"):
+        call(_MASKED)
+    # the supported spellings give NumPy's answers
+    assert _j_sum10(_MASKED.filled(0.0)) == np.sum(_MASKED * 10) == 30.0
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Clear errors: None arguments, deep nesting
+# ---------------------------------------------------------------------------------------------
+
+
+def test_none_is_an_empty_pytree_as_in_jax():
+    assert ft.jit(lambda x: x)(None) is None
+    out = ft.jit(lambda x, y: (x * 2, y))(np.ones(2), None)
+    np.testing.assert_array_equal(out[0], [2.0, 2.0])
+    assert out[1] is None
+
+
+@pytest.mark.parametrize("transform", [ft.jit, ft.grad, lambda f: f])
+def test_none_used_as_an_array_says_so(transform):
+    with pytest.raises(TypeError, match="expected an array but got None.*static_argnums"):
+        transform(fnp.sin)(None)
+    with pytest.raises(TypeError, match="expected an array but got None"):
+        fnp.asarray(None)
+
+
+def test_object_arrays_are_refused_clearly():
+    with pytest.raises(TypeError, match="object array.*cannot be arrays"):
+        ft.jit(fnp.sin)(np.array([1.0, "a"], dtype=object))
+
+
+def test_deeply_nested_jit_works():
+    f = lambda x: x + 1.0  # noqa: E731
+    for _ in range(200):
+        f = ft.jit(f)
+    np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
+
+
+def test_jit_recursing_into_itself_is_a_clear_error():
+    @ft.jit
+    def forever(x):
+        return forever(x) + 1
+
+    with pytest.raises(RecursionError, match="nested inside more than .* lax.fori_loop"):
+        forever(np.ones(2))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Configuration overrides are thread-local
+# ---------------------------------------------------------------------------------------------
+
+_j_log = ft.jit(fnp.log)
+
+
+def _in_thread(fn):
+    import threading
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    t.join()
+    return out[0]
+
+
+def test_override_in_one_thread_does_not_reach_another():
+    cfg = ft.config
+    with cfg.override(debug_nans=True):
+        assert cfg.debug_nans and not cfg._jit_fast_ok
+        # another thread (even one started inside the block) sees the global values
+        assert _in_thread(lambda: (cfg.debug_nans, cfg._jit_fast_ok)) == (False, True)
+        assert np.isnan(_in_thread(lambda: _j_log(np.float64(-1.0))))
+        with pytest.raises(FloatingPointError):
+            _j_log(np.float64(-1.0))
+    assert not cfg.debug_nans and cfg._jit_fast_ok
+    with ft.disable_jit():
+        assert cfg.disable_jit and not _in_thread(lambda: cfg.disable_jit)
+    assert not cfg.disable_jit
+
+
+def test_update_is_global_and_overrides_win_in_their_thread():
+    cfg = ft.config
+    try:
+        cfg.update("debug_infs", True)
+        assert _in_thread(lambda: cfg.debug_infs)
+        with cfg.override(debug_infs=False):
+            assert not cfg.debug_infs and _in_thread(lambda: cfg.debug_infs)
+            cfg.update("log_compiles", True)  # global even inside a block
+            assert cfg.log_compiles and _in_thread(lambda: cfg.log_compiles)
+        assert cfg.debug_infs
+    finally:
+        cfg.update("debug_infs", False)
+        cfg.update("log_compiles", False)
+    assert cfg._jit_fast_ok
+
+
+def test_concurrent_overrides_leave_the_global_values_alone():
+    import threading
+    cfg = ft.config
+    errors = []
+
+    def loop(use_disable_jit: bool):
+        try:
+            for _ in range(300):
+                if use_disable_jit:
+                    with ft.disable_jit():
+                        assert cfg.disable_jit
+                else:
+                    with cfg.override(disable_jit=True, debug_nans=True):
+                        assert cfg.disable_jit and cfg.debug_nans
+                with cfg.override(disable_jit=False):
+                    assert not cfg.disable_jit
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=loop, args=(i % 2 == 0,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert (cfg.disable_jit, cfg.debug_nans, cfg._jit_fast_ok) == (False, False, True)
+    # no per-thread machinery is left installed once every block has ended
+    assert "disable_jit" not in type(cfg).__dict__ and "_jit_fast_ok" not in type(cfg).__dict__

@@ -255,6 +255,10 @@ def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
     stacked into one traced array."""
     if isinstance(a, (Tracer, list, tuple)):
         return lift_to_dynamic(_asarray(a, dtype))
+    if isinstance(a, np.ma.MaskedArray):  # np.asarray would silently drop the mask
+        raise core.masked_array_error(a)
+    if a is None:
+        raise core.object_array_error(a)
     return lift_to_dynamic(np.asarray(a, dtype))
 
 
@@ -265,6 +269,8 @@ def array(object: Any, dtype=None, *, copy=True, order="K", subok=False, ndmin=0
         out = _asarray(object, dtype)
         if isinstance(out, np.ndarray) and copy:
             out = np.array(out, copy=True)
+    elif isinstance(object, np.ma.MaskedArray):  # np.array would silently drop the mask
+        raise core.masked_array_error(object)
     else:
         out = np.array(object, dtype, copy=copy, ndmin=0)
     out = lift_to_dynamic(out)
