@@ -5,6 +5,7 @@ NumPy loops and its gradient against numerical differentiation."""
 from __future__ import annotations
 
 import numpy as np
+from jit_check import assert_close, interpret
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -65,3 +66,10 @@ def test_cnn_trains():
         params = ft.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
     last, _ = STEP(params, X, Y)
     assert float(last) < 0.1 * float(first), (first, last)
+
+
+def test_compiled_step_matches_the_reference_interpreter():
+    got = STEP(PARAMS, X, Y)
+    want = interpret(ft.value_and_grad(loss), PARAMS, X, Y)
+    for g, w in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want)):
+        assert_close(g, w)

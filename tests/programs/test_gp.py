@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import numpy as np
+from jit_check import assert_close, interpret
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -71,3 +72,10 @@ def test_lengthscale_by_gradient_descent_reaches_a_stationary_point():
     value, grads, _ = closed_form(ell, signal, noise)
     assert abs(grads[0]) < 1e-4, grads
     assert value < start
+
+
+def test_compiled_step_matches_the_reference_interpreter():
+    got = NLL_AND_GRAD(0.7, 1.2, 0.3)
+    want = interpret(ft.value_and_grad(nll, argnums=(0, 1, 2), has_aux=True), 0.7, 1.2, 0.3)
+    for g, w in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want)):
+        assert_close(g, w, rtol=1e-10)

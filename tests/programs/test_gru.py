@@ -4,6 +4,7 @@ its value against a NumPy loop and its gradient against numerical differentiatio
 from __future__ import annotations
 
 import numpy as np
+from jit_check import assert_close, interpret
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -70,3 +71,10 @@ def test_gru_gradient_with_respect_to_the_inputs():
     want = ft.numerical_jacobian(lambda xs: loss_numpy(PARAMS, xs, TARGET), XS,
                                  method="richardson")
     np.testing.assert_allclose(g, want, rtol=1e-7, atol=1e-10)
+
+
+def test_compiled_step_matches_the_reference_interpreter():
+    got = STEP(PARAMS, XS, TARGET)
+    want = interpret(ft.value_and_grad(loss), PARAMS, XS, TARGET)
+    for g, w in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want)):
+        assert_close(g, w)
