@@ -65,7 +65,7 @@ def test_cnn_trains():
         _, grads = STEP(params, X, Y)
         params = ft.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
     last, _ = STEP(params, X, Y)
-    assert float(last) < 0.1 * float(first), (first, last)
+    assert float(last) < 1e-6 * float(first), (first, last)   # 2 examples, 28 weights
 
 
 def test_compiled_step_matches_the_reference_interpreter():
