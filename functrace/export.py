@@ -50,6 +50,7 @@ _MAGIC = b"FTEXPORT"
 # magic, version (u32), JSON length (u64), data length (u64), CRC-32 of JSON + data (u32)
 _HEAD = struct.Struct("<8sIQQI")
 _MAX_DEPTH = 200  # nesting of parameters / pytrees a payload may use
+_MAX_PROGRAM_DEPTH = 100  # nesting of sub-programs (control flow in control flow ...)
 
 # the dtypes a payload may name (np.dtype of an arbitrary string could be an object dtype)
 _DTYPES = {np.dtype(n).name: np.dtype(n) for n in (
@@ -306,6 +307,8 @@ class _Reader:
         self.data = data
         self.prims = _primitives()
         self.programs: list = []
+        self.depths: list[int] = []  # how deeply each program's sub-programs nest
+        self._ref_depth = 0
         self._enums: dict | None = None
         self._tuples: dict | None = None
         self._functions: dict | None = None
@@ -349,6 +352,7 @@ class _Reader:
         _need(_is_int(i) and 0 <= i < len(self.programs),
               f"reference to program {i!r:.20} which is not defined before it")
         p = self.programs[i]
+        self._ref_depth = max(self._ref_depth, self.depths[i])
         if closed is not None:
             _need(isinstance(p, ClosedJaxpr) == closed,
                   f"program {i} is {'not ' if closed else ''}a closed program")
@@ -496,7 +500,13 @@ class _Reader:
         entries = self.doc.get("programs")
         _need(type(entries) is list, "the document has no program table")
         for entry in entries:
-            self.programs.append(self.program(entry))
+            self._ref_depth = 0
+            program = self.program(entry)
+            depth = self._ref_depth + (0 if isinstance(program, ClosedJaxpr) else 1)
+            _need(depth <= _MAX_PROGRAM_DEPTH,
+                  f"sub-programs nested more than {_MAX_PROGRAM_DEPTH} deep")
+            self.programs.append(program)
+            self.depths.append(depth)
 
 
 def _parse(payload: bytes) -> tuple[dict, memoryview]:
@@ -562,13 +572,54 @@ def deserialize(payload: bytes) -> ClosedJaxpr | Exported:
         raise ValueError(f"malformed functrace export: {e}") from None
     except (RecursionError, OverflowError, MemoryError) as e:
         raise ValueError(f"malformed functrace export ({type(e).__name__})") from None
-    for p in reader.programs:
-        if isinstance(p, ClosedJaxpr):
-            try:
-                core.check_jaxpr(p)
-            except core.JaxprTypeError as e:
-                raise ValueError(f"the exported program is not well typed: {e}") from None
+    for n, p in enumerate(reader.programs):
+        try:
+            _check_one(p)
+        except core.JaxprTypeError as e:
+            raise ValueError(f"the exported program is not well typed (program {n} of the "
+                             f"payload): {e}") from None
+        except RecursionError:
+            raise ValueError(f"malformed functrace export: program {n} is nested too "
+                             "deeply") from None
     return result
+
+
+def _check_one(p: Jaxpr | ClosedJaxpr) -> None:
+    """What ``core.check_jaxpr`` checks, for one program of the table without descending
+    into its sub-programs: they are entries of the table too, checked on their own.
+    (Descending would check a sub-program once per reference: exponential time for a payload
+    whose programs each use the previous one twice.)"""
+    if isinstance(p, ClosedJaxpr):
+        for v, c in zip(p.jaxpr.constvars, p.consts):
+            if core.get_aval(c) != v.aval:
+                raise core.JaxprTypeError(f"constant for {v} has type {core.get_aval(c)}")
+        return
+    defined: set[Var] = set()
+
+    def use(a, where: str) -> None:
+        if isinstance(a, Literal):
+            if a.aval.shape != ():
+                raise core.JaxprTypeError(f"{where}: literal {a} is not a scalar")
+        elif a not in defined:
+            raise core.JaxprTypeError(f"{where}: variable {a} used before it is defined")
+
+    defined.update(p.constvars)
+    defined.update(p.invars)
+    for i, e in enumerate(p.eqns):
+        where = f"equation {i} ({e.primitive})"
+        for a in e.invars:
+            use(a, where)
+        try:
+            want = core.abstract_eval(e.primitive, [a.aval for a in e.invars], e.params)
+        except Exception as err:  # noqa: BLE001 - any failure of a rule on loaded input
+            raise core.JaxprTypeError(f"{where}: shape rule rejects its inputs: "
+                                      f"{type(err).__name__}: {err}") from err
+        got = [v.aval for v in e.outvars]
+        if want != got:
+            raise core.JaxprTypeError(f"{where}: outputs typed {got} but the rule gives {want}")
+        defined.update(e.outvars)
+    for a in p.outvars:
+        use(a, "outvars")
 
 
 # ---------------------------------------------------------------------------------------------

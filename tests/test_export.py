@@ -464,3 +464,29 @@ def test_mutated_descriptions_load_or_raise_value_error(corpus):
             except ValueError:
                 continue
             ft.check_jaxpr(loaded)  # whatever loads is a well-typed program
+
+
+def _cond_chain(n: int) -> ClosedJaxpr:
+    """n programs, each a cond whose two branches are the previous program (shared)."""
+    from functrace.control_flow.cond import cond_p
+    from functrace.core import Eqn, Var
+    prog = ft.make_jaxpr(lambda i, x: fnp.sin(x))(np.int32(0), 1.0)
+    for _ in range(n):
+        i, x = Var(prog.in_avals[0]), Var(prog.in_avals[1])
+        y = Var(prog.out_avals[0])
+        prog = ClosedJaxpr(Jaxpr([], [i, x], [y], [Eqn(cond_p, [i, i, x], [y],
+                                                        {"branches": (prog, prog)})]), [])
+    return prog
+
+
+def test_shared_sub_programs_load_in_linear_time_and_nesting_is_bounded():
+    import time
+    # 2**60 paths through the sub-programs, 61 programs in the payload
+    payload = export.serialize(_cond_chain(60))
+    t0 = time.perf_counter()
+    loaded = export.deserialize(payload)
+    assert time.perf_counter() - t0 < 5
+    inner = loaded.eqns[0].params["branches"]
+    assert inner[0] is inner[1]
+    with pytest.raises(ValueError, match="nested more than 100 deep"):
+        export.deserialize(export.serialize(_cond_chain(120)))
