@@ -7,7 +7,8 @@ conversion (``bool()``, ``int()``/indexing, ``np.asarray``). ``NonConcreteBoolea
 tracer used after its transformation finished (leaked through a global or a closure).
 ``WindowShapeError`` (a ``TypeError`` and a ``ValueError``) is a bad shape, dtype or parameter
 of a convolution or windowed reduction; ``PaddingError`` (a ``ValueError`` and a
-``RuntimeError``) an unknown padding string.
+``RuntimeError``) an unknown padding string. ``CompiledLoopInterrupted`` (a
+``KeyboardInterrupt``) is Ctrl-C stopping a compiled ``while_loop``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ class NonConcreteBooleanIndexError(IndexError):
     """Boolean-mask indexing of a traced array: the result shape would depend on the data."""
 
 
-__all__ = ["ConcretizationTypeError", "NonConcreteBooleanIndexError",
+class CompiledLoopInterrupted(KeyboardInterrupt, Exception):
+    """Ctrl-C (SIGINT) stopped a compiled ``while_loop``: a ``KeyboardInterrupt`` (also an
+    ``Exception`` only because compiled code can raise nothing else)."""
+
+
+__all__ = ["CompiledLoopInterrupted", "ConcretizationTypeError", "NonConcreteBooleanIndexError",
            "TracerArrayConversionError", "TracerBoolConversionError",
            "TracerIntegerConversionError", "UnexpectedTracerError", "WindowShapeError",
            "PaddingError"]

@@ -306,3 +306,52 @@ def test_concurrent_overrides_leave_the_global_values_alone():
     assert (cfg.disable_jit, cfg.debug_nans, cfg._jit_fast_ok) == (False, False, True)
     # no per-thread machinery is left installed once every block has ended
     assert "disable_jit" not in type(cfg).__dict__ and "_jit_fast_ok" not in type(cfg).__dict__
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Ctrl-C stops a compiled while_loop
+# ---------------------------------------------------------------------------------------------
+
+_ENDLESS = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive session
+import numpy as np
+import functrace as ft
+from functrace.control_flow import while_loop
+
+endless = ft.jit(lambda x: while_loop(lambda c: c[0] >= 0,
+                                      lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (x, 0.0)))
+compiled = endless.lower(np.int64(0)).compile()
+print("ready", flush=True)
+try:
+    compiled(np.int64(0))
+except KeyboardInterrupt as e:
+    print("interrupted", type(e).__name__, flush=True)
+    sys.exit(42)
+"""
+
+
+def test_sigint_stops_an_endless_compiled_while_loop():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, FUNCTRACE_TIERED="0")
+    proc = subprocess.Popen([sys.executable, "-c", _ENDLESS], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        time.sleep(1.5)  # well inside the compiled loop
+        assert proc.poll() is None
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert time.perf_counter() - sent < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 42, err
+    assert out.strip() == "interrupted CompiledLoopInterrupted"
+    assert issubclass(ft.errors.CompiledLoopInterrupted, KeyboardInterrupt)

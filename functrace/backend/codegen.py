@@ -60,6 +60,7 @@ HEADER = (
     "from functrace.backend._support import *  # noqa: F401,F403\n"
     "from functrace.backend.vecblocks import *  # noqa: F401,F403\n"
     "from functrace.backend.lapack import *  # noqa: F401,F403\n"
+    "from functrace.backend.interrupts import loop_poll  # noqa: F401\n"
 )
 NJIT_OPTIONS = 'cache=True, error_model="numpy", nogil=True'
 # The most equations one fused loop takes: LLVM's optimisation of one loop body grows faster
@@ -1536,8 +1537,17 @@ def _kernel_while(k: KernelContext, e: Eqn) -> None:
     cv = [k.tmp("w") for _ in carry]
     tup = f"({', '.join(cv)}{',' if len(cv) == 1 else ''})"
     k.emit(*[f"{c} = {x}" for c, x in zip(cv, carry)])
+    # Ctrl-C: every ``stride`` iterations (adapted to the loop's speed) ``loop_poll`` may run
+    # Python's signal handlers and raise KeyboardInterrupt (backend/interrupts.py); an endless
+    # loop is stopped like an eager one, for a fraction of a nanosecond per iteration.
+    n, stride, last, checked = k.tmp("wn"), k.tmp("ws"), k.tmp("wl"), k.tmp("wc")
+    k.emit(f"{n} = 0", f"{stride} = 16", f"{last} = 0", f"{checked} = 0")
     k.emit(f"while {_call(cond_fn, cc + cv, ce)}[0]:",
-           f"    {tup} = {_call(body_fn, bc + cv, be)}")
+           f"    {tup} = {_call(body_fn, bc + cv, be)}",
+           f"    {n} += 1",
+           f"    if {n} >= {stride}:",
+           f"        {n} = 0",
+           f"        {stride}, {last}, {checked} = loop_poll({stride}, {last}, {checked})")
     k.emit(*[_assign_out(o, v.aval, c) for o, v, c in zip(k.outs, e.outvars, cv)])
 
 
