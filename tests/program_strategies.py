@@ -1905,6 +1905,96 @@ def programs_with_inputs(draw, random_values: bool = False, **kwargs
     return prog, [array_for(draw, v) for v in prog.inputs]
 
 
+# ---------------------------------------------------------------------------------------------
+# Integer programs on edge values, with closed-over constants
+# ---------------------------------------------------------------------------------------------
+
+I64 = np.dtype(np.int64)
+
+# name -> (arity, template): a statement over earlier values ``{0}``, ``{1}`` and the
+# closed-over constant ``C``. Every one has the same meaning in NumPy and functrace.numpy,
+# including on the edge values (wrap-around, division by 0 and by -1, shifts out of range).
+INT_EDGE_OPS: dict[str, tuple[int, str]] = {
+    "add": (2, "np.add({0}, {1})"),
+    "subtract": (2, "np.subtract({0}, {1})"),
+    "multiply": (2, "np.multiply({0}, {1})"),
+    "floor_divide": (2, "np.floor_divide({0}, {1})"),
+    "remainder": (2, "np.remainder({0}, {1})"),
+    "fmod": (2, "np.fmod({0}, {1})"),
+    "maximum": (2, "np.maximum({0}, {1})"),
+    "minimum": (2, "np.minimum({0}, {1})"),
+    "bitwise_and": (2, "np.bitwise_and({0}, {1})"),
+    "bitwise_xor": (2, "np.bitwise_xor({0}, {1})"),
+    "left_shift": (2, "np.left_shift({0}, {1})"),
+    "right_shift": (2, "np.right_shift({0}, {1})"),
+    "where": (2, "np.where({0} > {1}, {0}, {1})"),
+    "abs": (1, "np.abs({0})"),
+    "negative": (1, "np.negative({0})"),
+    "sign": (1, "np.sign({0})"),
+    "invert": (1, "np.invert({0})"),
+    "square": (1, "np.square({0})"),
+    "pow3": (1, "({0}) ** 3"),
+    "pow7": (1, "({0}) ** 7"),
+    "with_const": (1, "np.subtract(np.multiply({0}, C), C)"),
+    "floor_divide_const": (1, "np.floor_divide({0}, C)"),
+    "remainder_const": (1, "np.remainder(C, {0})"),
+}
+
+
+def int_edge_values(dtype) -> list[int]:
+    """0, +-1, +-2, the extremes and their neighbours, for an integer dtype."""
+    info = np.iinfo(dtype)
+    return [0, -1, 1, 2, -2, int(info.min), int(info.max), int(info.min) + 1, int(info.max) - 1]
+
+
+@dataclasses.dataclass(frozen=True)
+class IntProgram:
+    """A straight-line integer program over inputs ``x0, x1`` and a closed-over constant ``C``
+    (all of one dtype and shape); ``source()`` is the code that runs."""
+
+    dtype: np.dtype
+    n_inputs: int
+    lines: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def source(self) -> str:
+        args = ", ".join(f"x{i}" for i in range(self.n_inputs))
+        body = "".join(f"    {ln}\n" for ln in self.lines)
+        return f"def f({args}):\n{body}    return ({', '.join(self.outputs)},)\n"
+
+    def function(self, module, const: np.ndarray) -> Callable:
+        """The program against ``np`` = ``module``, closing over the array ``const``."""
+        env = {"np": module, "C": const}
+        exec(compile(self.source(), "<int program>", "exec"), env)  # noqa: S102
+        return env["f"]
+
+
+@st.composite
+def int_edge_programs(draw, max_ops: int = 8, size: int = 6
+                      ) -> tuple[IntProgram, list[np.ndarray], np.ndarray]:
+    """An integer program, inputs drawn from the edge values of its dtype, and the constant it
+    closes over (edge values too): ``(program, inputs, constant)``."""
+    dtype = draw(st.sampled_from([I32, I64]), label="dtype")
+    values = st.sampled_from(int_edge_values(dtype))
+    n_inputs = draw(st.integers(1, 2), label="inputs")
+    names = [f"x{i}" for i in range(n_inputs)]
+    lines = []
+    for k in range(draw(st.integers(1, max_ops), label="ops")):
+        op = draw(st.sampled_from(sorted(INT_EDGE_OPS)), label=f"op {k}")
+        arity, template = INT_EDGE_OPS[op]
+        operands = [draw(st.sampled_from(names)) for _ in range(arity)]
+        lines.append(f"v{k} = {template.format(*operands)}")
+        names.append(f"v{k}")
+    n_out = draw(st.integers(1, min(2, len(lines))), label="outputs")
+    outputs = tuple(f"v{k}" for k in range(len(lines) - n_out, len(lines)))
+    prog = IntProgram(dtype, n_inputs, tuple(lines), outputs)
+    inputs = [np.array(draw(st.lists(values, min_size=size, max_size=size)), dtype)
+              for _ in range(n_inputs)]
+    const = np.array(draw(st.lists(values, min_size=size, max_size=size)), dtype)
+    return prog, inputs, const
+
+
 __all__ = ["Program", "Op", "Val", "Kink", "programs", "programs_with_inputs", "input_types",
            "random_inputs", "array_for", "REF_LAX", "REF_AT", "module_env", "GENERATORS",
-           "default_op_kinds", "control_flow_available", "F32", "F64", "I32"]
+           "default_op_kinds", "control_flow_available", "F32", "F64", "I32", "I64",
+           "IntProgram", "int_edge_programs", "int_edge_values", "INT_EDGE_OPS"]

@@ -35,6 +35,7 @@ from program_strategies import (
     array_for,
     control_flow_available,
     default_op_kinds,
+    int_edge_programs,
     programs,
     programs_with_inputs,
     random_inputs,
@@ -572,3 +573,31 @@ def test_pytree_arguments_grad_and_vmap(call):
     got = ft.vmap(lambda tree: f(*_unpack(tree)), in_axes=(_pack(list(in_axes)),))(_pack(args))
     want = ft.vmap(f, in_axes=in_axes)(*args)
     assert_outputs_close(prog, got, want, "vmap with a pytree in_axes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Integer edge values (0, +-1, min, max) and closed-over constants: NumPy == eager == jit
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(get_jit() is None, reason="functrace.jit not available yet")
+@settings(max_examples=examples(4))
+@given(int_edge_programs())
+def test_integer_edge_values_and_closed_over_constants(prog_in):
+    prog, args, const = prog_in
+    note(prog.source())
+    note(f"inputs: {args!r}; closed-over constant: {const!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow warnings
+        want = _outs(prog.function(np, const)(*args))
+        eager = _outs(prog.function(fnp, const)(*args))
+        captured = const.copy()
+        jitted = get_jit()(prog.function(fnp, captured))
+        got = _outs(jitted(*args))
+        captured[...] = captured[::-1] ^ 5  # constants are captured when traced (as in JAX)
+        again = _outs(jitted(*args))
+    for what, res in (("eager", eager), ("jit", got), ("jit after mutating the constant", again)):
+        assert len(res) == len(want)
+        for n, (r, w) in enumerate(zip(res, want)):
+            assert r.dtype == w.dtype, f"{what}: output {n} is {r.dtype}, NumPy gives {w.dtype}"
+            np.testing.assert_array_equal(r, w, err_msg=f"{what} vs NumPy, output {n}")
