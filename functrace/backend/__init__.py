@@ -202,7 +202,11 @@ def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
     from . import cache
     t1 = time.perf_counter()
     try:
+        pieces = [cache.load(src) for src in program.pieces]
         module, origin = cache.load(program.source)
+        if pieces:
+            origins = {o for _, o in pieces}
+            origin = "compiled" if "compiled" in origins else origins.pop()
     except Exception as e:  # noqa: BLE001
         _warn_once(("compile", type(e).__name__, str(e)[:80]),
                    f"functrace.jit failed to compile {name!r} ({type(e).__name__}: "
@@ -212,11 +216,15 @@ def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
         return InterpretedExecutable(jaxpr, program.source)
     if program.mode == "njit":
         raw = module.main
+    elif program.mode == "pieces":
+        raw = module.make_main(program.fallbacks, [m.piece for m, _ in pieces])
     else:
         raw = module.make_main(program.fallbacks)
-    for nm, v in vars(module).items():
-        if (nm == "main" or nm.startswith("seg")) and hasattr(v, "disable_compile"):
-            v.disable_compile()  # a new layout must be normalised, never compiled again
+    for mod in [module, *(m for m, _ in pieces)]:
+        for nm, v in vars(mod).items():
+            if nm in ("main", "piece") or nm.startswith("seg"):
+                if hasattr(v, "disable_compile"):
+                    v.disable_compile()  # a new layout is normalised, never compiled again
     stats["compiles"] += 1
     t2 = time.perf_counter()
     _log("Compiled %s (%d equations, %s mode, %s) in %.3f s (codegen %.3f s)", name,
@@ -227,7 +235,8 @@ def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
                      program.extra_consts, origin, name)
     # the code lives as long as the program: whatever can call it (jit's fast-path entries,
     # Compiled objects) keeps the jaxpr alive too
-    cache.hold(module, jaxpr)
+    for mod in [module, *(m for m, _ in pieces)]:
+        cache.hold(mod, jaxpr)
     return exe
 
 
@@ -240,14 +249,21 @@ def _prepare_in_background(jaxpr: ClosedJaxpr, name: str):
     program = _generate(jaxpr, name)
     if isinstance(program, InterpretedExecutable):
         return program
-    staged = None if cache.in_memory(program.source) else cache.stage(program.source)
-    if staged is None or staged[2]:  # in memory, compiled on disk, or no disk cache
-        return _load(jaxpr, program, name, t0)
-    stats["background"] += 1
-    _log("Compiling %s (%d equations) in the background; interpreted meanwhile", name,
-         len(jaxpr.eqns))
-    return tiered.compile_in_worker(staged[0], staged[1],
-                                    lambda: _load(jaxpr, program, name, t0))
+    todo = []  # (path, module) of what the worker processes must compile
+    for src in program.pieces or [program.source]:
+        if cache.in_memory(src) is not None:
+            continue
+        staged = cache.stage(src)
+        if staged is None:  # no usable disk cache: compile here
+            return _load(jaxpr, program, name, t0)
+        if not staged[2]:
+            todo.append(staged[:2])
+    if todo:
+        stats["background"] += 1
+        _log("Compiling %s (%d equations, %d pieces) in the background; interpreted meanwhile",
+             name, len(jaxpr.eqns), len(todo))
+        tiered.compile_in_workers(todo)
+    return _load(jaxpr, program, name, t0)
 
 
 def _compile(jaxpr: ClosedJaxpr, name: str, wait: bool = False):

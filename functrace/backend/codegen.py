@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -63,6 +65,26 @@ HEADER = (
     "from functrace.backend.interrupts import loop_poll  # noqa: F401\n"
 )
 NJIT_OPTIONS = 'cache=True, error_model="numpy", nogil=True'
+# Programs of more than PIECE_MIN_LINES lines are compiled in pieces: segments of at most
+# MAX_PIECE_LINES lines, each a module of its own cached by its content (an edited model
+# recompiles only the pieces that changed; pieces compile in parallel). A piece ends after at
+# least MIN_PIECE_LINES lines at a statement chosen by its content (``_cut_after``), so that
+# the cuts do not move when code before them changes.
+PIECES = True
+PIECE_MIN_LINES = 120
+MIN_PIECE_LINES = 24
+MAX_PIECE_LINES = 120
+_NAME_TOKEN = re.compile(r"\b[A-Za-z_]\w*\b")
+_LOCAL_NAME = re.compile(r"(?:x|r|c|t|bi|bo)\d+|[a-z]+\d+_")
+_SUBPROGRAM_NAME = re.compile(r"def (\w+)\(")
+
+
+def _cut_after(stmt: Stmt) -> bool:
+    """Whether a piece may end after ``stmt``: about one statement in three, chosen by a hash
+    of its code with names left out, so the same statement is a cut point in every program."""
+    text = _NAME_TOKEN.sub(lambda m: "_" if _LOCAL_NAME.fullmatch(m.group(0)) else m.group(0),
+                           "\n".join(stmt.lines))
+    return zlib.crc32(text.encode()) % 3 == 0
 # The most equations one fused loop takes: LLVM's optimisation of one loop body grows faster
 # than linearly with its size (a chain of 300 elementwise operations in one loop took 20 s),
 # while a loop boundary costs one store and one load per element.
@@ -117,9 +139,12 @@ class Program:
     """Generated source and what the runtime needs to call it."""
 
     def __init__(self, source: str, mode: str, fallbacks: list, in_avals: list, out_avals: list,
-                 extra_consts: list, unlowered: list[str]):
+                 extra_consts: list, unlowered: list[str], pieces: list[str] | None = None):
         self.source = source
         self.mode = mode  # "njit": module.main is the compiled function; "driver": make_main
+        # "pieces" mode: the segments are modules of their own (sources here, each defining
+        # ``piece``), compiled and cached separately; make_main(fallbacks, pieces) drives them
+        self.pieces = pieces or []
         self.fallbacks = fallbacks
         self.in_avals = in_avals
         self.out_avals = out_avals
@@ -1048,16 +1073,24 @@ class Generator:
 
     def generate(self) -> Program:
         in_names, body, out_exprs = self._prepare()
-        too_big = sum(len(s.lines) for s in body) > MAX_FUNCTION_LINES
-        mode = "driver" if any(s.py for s in body) or too_big or self._needs_driver() else "njit"
-        if mode == "njit":
-            source = self._njit_source(in_names, body, out_exprs)
+        size = sum(len(s.lines) for s in body)
+        pieces: list[str] = []
+        if PIECES and size > PIECE_MIN_LINES:
+            mode = "pieces"
+            source = self._driver_source(in_names, body, out_exprs, pieces)
         else:
-            source = self._driver_source(in_names, body, out_exprs)
-        if self.subprograms:
-            source = source.replace(HEADER, HEADER + "\n" + "\n".join(self.subprograms), 1)
+            too_big = size > MAX_FUNCTION_LINES
+            mode = ("driver" if any(s.py for s in body) or too_big or self._needs_driver()
+                    else "njit")
+            if mode == "njit":
+                source = self._njit_source(in_names, body, out_exprs)
+            else:
+                source = self._driver_source(in_names, body, out_exprs)
+            if self.subprograms:
+                source = source.replace(HEADER, HEADER + "\n" + "\n".join(self.subprograms), 1)
         return Program(source, mode, self.fallbacks, [v.aval for v in self.params],
-                       [v.aval for v in self.jaxpr.outvars], self.extra_consts, self.unlowered)
+                       [v.aval for v in self.jaxpr.outvars], self.extra_consts, self.unlowered,
+                       pieces)
 
     # -- sub-programs for control flow -----------------------------------------------------------
 
@@ -1127,8 +1160,11 @@ class Generator:
             lines.append(f"    return ({', '.join(rets)})")
         return "\n".join(lines) + "\n"
 
-    def _driver_source(self, in_names, body: list[Stmt], out_exprs) -> str:
+    def _driver_source(self, in_names, body: list[Stmt], out_exprs,
+                       pieces: list[str] | None = None) -> str:
         # Runs of compiled statements become njit segments; the driver calls them in order.
+        # With ``pieces``, each segment is a module of its own (see ``_piece_source``), cut at
+        # content-defined points so that an edit elsewhere in the program leaves it unchanged.
         seg_src: list[str] = []
         driver: list[str] = []
         defined_later_use: dict[str, int] = {}
@@ -1148,10 +1184,13 @@ class Generator:
                 p += 1
                 continue
             q, size = p, 0
+            limit = MAX_FUNCTION_LINES if pieces is None else MAX_PIECE_LINES
             while q < len(body) and not body[q].py and (
-                    q == p or size + len(body[q].lines) <= MAX_FUNCTION_LINES):
+                    q == p or size + len(body[q].lines) <= limit):
                 size += len(body[q].lines)
                 q += 1
+                if pieces is not None and size >= MIN_PIECE_LINES and _cut_after(body[q - 1]):
+                    break
             run = body[p:q]
             defined: set[str] = set()
             params: list[str] = []
@@ -1173,11 +1212,15 @@ class Generator:
             sig = ", ".join(self._param_type(u) for u in params)
             if len(params) == 1:
                 sig += ","
-            seg_src += [f"@njit(({sig}), {NJIT_OPTIONS})",
-                        f"def {fname}({', '.join(params)}):"]
+            seg = [f"@njit(({sig}), {NJIT_OPTIONS})", f"def {fname}({', '.join(params)}):"]
             for s in run:
-                seg_src.extend("    " + ln for ln in s.lines)
-            seg_src += [f"    return ({', '.join(rets)},)", ""]
+                seg.extend("    " + ln for ln in s.lines)
+            seg += [f"    return ({', '.join(rets)},)", ""]
+            if pieces is None:
+                seg_src += seg
+            else:
+                pieces.append(self._piece_source(seg))
+                fname = f"_pieces[{len(pieces) - 1}]"
             driver.append(f"({', '.join(rets)},) = {fname}({', '.join(params)})")
             for r_ in rets:
                 dt, nd = self.name_types[r_]
@@ -1196,11 +1239,44 @@ class Generator:
             else:
                 rets.append(expr)
         ret = rets[0] if len(rets) == 1 else f"({', '.join(rets)}{',' if len(rets) == 1 else ''})"
-        lines = [HEADER, ""] + seg_src + ["", "def make_main(_fallback):",
-                                          f"    def main({', '.join(in_names)}):"]
+        if pieces is not None:
+            lines = [HEADER, "", "def make_main(_fallback, _pieces):",
+                     f"    def main({', '.join(in_names)}):"]
+        else:
+            lines = [HEADER, ""] + seg_src + ["", "def make_main(_fallback):",
+                                              f"    def main({', '.join(in_names)}):"]
         lines += ["        " + ln for ln in driver]
         lines += [f"        return {ret}", "", "    return main", ""]
         return "\n".join(lines)
+
+    def _piece_source(self, seg: list[str]) -> str:
+        """A segment as a module of its own: the function renamed ``piece`` and every name in
+        it renamed in order of appearance, with the control-flow sub-programs it calls, so
+        that the same code anywhere (another program, the same layer after an edit elsewhere)
+        has the same source, hence the same cache entry."""
+        text = "\n".join(seg)
+        needed: list[str] = []
+        subs = {_SUBPROGRAM_NAME.search(src).group(1): src for src in self.subprograms}
+        todo = [m.group(0) for m in _NAME_TOKEN.finditer(text) if m.group(0) in subs]
+        while todo:
+            nm = todo.pop()
+            if nm not in needed:
+                needed.append(nm)
+                todo += [m.group(0) for m in _NAME_TOKEN.finditer(subs[nm]) if m.group(0) in subs]
+        order = [nm for nm in subs if nm in needed]  # callees are defined before callers
+        text = "\n".join(subs[nm] for nm in order) + "\n" + text
+        text = re.sub(r"\bdef seg\d+\(", "def piece(", text, count=1)
+        renames: dict[str, str] = {}
+
+        def rename(m: re.Match) -> str:
+            tok = m.group(0)
+            if tok in subs or _LOCAL_NAME.fullmatch(tok):
+                if tok not in renames:
+                    renames[tok] = f"{'s' if tok in subs else 'v'}{len(renames)}"
+                return renames[tok]
+            return tok
+
+        return HEADER + "\n" + _NAME_TOKEN.sub(rename, text) + "\n"
 
     def _param_type(self, name: str) -> str:
         dt, nd = self.name_types[name]

@@ -75,19 +75,30 @@ class Job:
         self.done.set()
 
 
-def compile_in_worker(path: str, module: str, load: Callable[[], object]):
-    """Have the worker process compile the staged module, then ``load()`` it here."""
-    job = service.submit(path, module)
-    job.done.wait()
-    return load()
+def compile_in_workers(entries: list[tuple[str, str]]) -> None:
+    """Have the worker processes compile the staged modules (``(path, module name)``), and
+    wait for them. A failed one is compiled later by whoever loads it."""
+    jobs = [service.submit(path, module) for path, module in entries]
+    for job in jobs:
+        job.done.wait()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class CompileService:
-    """The compile worker process and its pending jobs (one worker: the caller keeps a core)."""
+    """The compile worker processes and their pending jobs: one per CPU this process may run
+    on (at most ``MAX_WORKERS``), so that the pieces of a program compile in parallel."""
+
+    MAX_WORKERS = 4
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._procs: list[subprocess.Popen] = []
         self._jobs: dict[int, Job] = {}
         self._next = 0
 
@@ -118,51 +129,66 @@ class CompileService:
         # The worker is gone (killed, crashed): what it had not answered fails, and callers
         # compile those programs themselves.
         with self._lock:
-            if self._proc is proc:
-                self._proc = None
+            if proc in self._procs:
+                self._procs.remove(proc)
             orphans = [j for j in self._jobs.values() if j.proc is proc]
             for j in orphans:
                 del self._jobs[j.ident]
         for j in orphans:
             j.finish(False, "the background compiler exited")
 
+    def _alive(self) -> list[subprocess.Popen]:
+        self._procs = [p for p in self._procs if p.poll() is None]
+        want = max(1, min(self.MAX_WORKERS, _cpus()))
+        while len(self._procs) < want:
+            self._procs.append(self._start())
+        return self._procs
+
     def start(self) -> None:
-        """Start the worker now, so that it has imported Numba by the time work arrives."""
+        """Start the workers now, so that they have imported Numba when work arrives."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                try:
-                    self._proc = self._start()
-                except OSError:
-                    pass
+            try:
+                self._alive()
+            except OSError:
+                pass
 
     def submit(self, path: str, module: str) -> Job:
-        """Ask the worker to compile the module at ``path``."""
+        """Ask the least busy worker to compile the module at ``path``."""
         with self._lock:
             self._next += 1
             job = Job(self._next)
             try:
-                if self._proc is None or self._proc.poll() is not None:
-                    self._proc = self._start()
-                job.proc = self._proc
+                procs = self._alive()
+                load = {id(p): 0 for p in procs}
+                for j in self._jobs.values():
+                    if id(j.proc) in load:
+                        load[id(j.proc)] += 1
+                proc = min(procs, key=lambda p: load[id(p)])
+                job.proc = proc
                 self._jobs[job.ident] = job
-                self._proc.stdin.write(json.dumps(
+                proc.stdin.write(json.dumps(
                     {"id": job.ident, "path": path, "module": module}) + "\n")
-                self._proc.stdin.flush()
+                proc.stdin.flush()
             except (OSError, ValueError) as e:
                 self._jobs.pop(job.ident, None)
                 job.finish(False, f"could not start the background compiler: {e}")
         return job
+
+    def workers(self) -> list[subprocess.Popen]:
+        """The worker processes running now."""
+        with self._lock:
+            return [p for p in self._procs if p.poll() is None]
 
     def pending(self) -> list[Job]:
         with self._lock:
             return list(self._jobs.values())
 
     def close(self) -> None:
-        """Close the worker's input: it finishes the compile under way (so the disk cache
+        """Close the workers' input: each finishes the compile under way (so the disk cache
         gets that entry) and exits."""
         with self._lock:
-            proc, self._proc = self._proc, None
-        if proc is not None and proc.stdin:
+            procs, self._procs = self._procs, []
+        for proc in procs:
             try:
                 proc.stdin.close()
             except OSError:
