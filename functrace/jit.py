@@ -324,7 +324,7 @@ def _check_hashable(value: Any, what: str) -> None:
 _thread_state = core._thread_state
 # jit functions being traced inside one another, per thread (see ``Jitted._trace``)
 _nesting = threading.local()
-_MAX_NESTING = 2000
+_MAX_NESTING = 1000
 _FRAMES_PER_LEVEL = 40
 _PY_SCALARS = (bool, int, float, complex)
 _ndarray = np.ndarray
