@@ -69,6 +69,9 @@ def main() -> None:
     params0 = init_params([64, 128, 64, 10])
     opt = optim.adam(3e-3)
 
+    import dask
+    # workers keep freed memory for the next step's intermediates (see worker_environ)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": ftd.worker_environ()})
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:

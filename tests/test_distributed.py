@@ -139,6 +139,16 @@ def test_bad_inputs_raise_clear_errors(client):
         ftd.map(lambda x: fnp.sum(x), R.randn(6, 2), client)
 
 
+def test_worker_environ_keeps_dasks_settings_and_tunes_the_allocator():
+    import dask
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1,
+                                                                 "MALLOC_TRIM_THRESHOLD_": 65536}}):
+        env = ftd.worker_environ()
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert env["MALLOC_ARENA_MAX"] == "1" and int(env["MALLOC_TRIM_THRESHOLD_"]) >= 2 ** 30
+    assert all(isinstance(v, str) for v in env.values())
+
+
 def test_core_import_does_not_import_dask():
     code = "import functrace, sys; assert not any(m.startswith(('dask', 'distributed')) " \
            "for m in sys.modules), sorted(m for m in sys.modules if 'dask' in m)"
