@@ -16,8 +16,10 @@ Workloads (``--only`` takes their numbers):
    array.
 4. Jacobian of ``tanh(W @ x) + x**2`` with n = 200, reverse (4a) and forward (4b) mode.
 5. Cold start: seconds from spawning a new Python process to the first result of workload 1,
-   with an empty functrace disk cache and then with a warm one (same cache directory), and for
-   JAX (no persistent compilation cache), NumPy and PyTorch for comparison.
+   with an empty functrace disk cache and then with a warm one (same cache directory), with an
+   empty cache and tiered execution (the first result comes from the interpreter), and for
+   JAX (no persistent compilation cache), NumPy and PyTorch for comparison. The other rows
+   run with ``FUNCTRACE_TIERED=0``: the first call compiles, and steady state is compiled code.
 6. Workloads 1-4 without ``jit``: functrace's transformations run by its eager interpreter,
    against autograd (and PyTorch eager, the other eager system).
 
@@ -46,6 +48,9 @@ _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THR
                "NUMBA_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
 _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 os.environ.update(_ONE_THREAD)
+# Steady-state rows time compiled code: the first call compiles and waits (no interpreted first
+# tier). Workload 5 measures the first result with tiered execution too.
+os.environ.setdefault("FUNCTRACE_TIERED", "0")
 if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _XLA_ONE_THREAD).strip()
 _AFFINITY_NOTE = ""
@@ -617,6 +622,13 @@ def cold_run(kind: str, env: dict) -> tuple[float, float, float]:
     return out["done"] - t0, out["import"] - t0, out["cpu"]
 
 
+def _wait_for_compile_workers(timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and subprocess.run(
+            ["pgrep", "-f", "functrace.backend.compile_worker"], capture_output=True).stdout:
+        time.sleep(0.1)
+
+
 def cold_start(repeats: int, clock: str) -> tuple[Result, dict]:
     base_env = dict(os.environ)
     for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
@@ -630,6 +642,11 @@ def cold_start(repeats: int, clock: str) -> tuple[Result, dict]:
             env = dict(base_env, FUNCTRACE_CACHE_DIR=d)
             runs.setdefault("functrace.jit, empty cache", []).append(cold_run("functrace", env))
             runs.setdefault("functrace.jit, warm cache", []).append(cold_run("functrace", env))
+            shutil.rmtree(d, ignore_errors=True)
+            tiered = dict(env, FUNCTRACE_TIERED="1")
+            runs.setdefault("functrace.jit, empty cache, tiered (first result)", []).append(
+                cold_run("functrace", tiered))
+            _wait_for_compile_workers()  # they finish after the child: not during the next
             for kind in kinds:
                 label = {"numpy": "NumPy (hand-written)", "jax": "JAX jit (no persistent cache)",
                          "torch": "PyTorch eager"}[kind]
