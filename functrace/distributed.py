@@ -160,9 +160,9 @@ class ShardedProgram:
     """A function traced per argument signature, shipped to a Dask cluster as serialised IR.
 
     ``submit(args)`` runs one call as a task and returns a ``Future`` of the flat outputs;
-    ``results(futures)`` gathers them back into the function's output structure. Used by
-    ``data_parallel`` and ``map``; public for custom schedules (e.g. one task per worker with
-    your own sharding).
+    ``tree_unflatten(out_tree(args), future.result())`` rebuilds the function's output
+    structure. Used by ``data_parallel`` and ``map``; public for custom schedules (e.g. one
+    task per worker with your own sharding).
     """
 
     def __init__(self, fun: Callable, client: Client | None = None, *, retries: int = 3):
@@ -229,6 +229,7 @@ class ShardedProgram:
             key=f"ft-{self.name}-{uuid.uuid4().hex}")
 
     def out_tree(self, args: Sequence[Any]):
+        """The output structure of ``fun(*args)`` (a ``PyTreeDef``)."""
         return self.program(args)[2].out_tree
 
     def __repr__(self):
