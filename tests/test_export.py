@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pytest
 from hypothesis import given, note, settings
-from program_strategies import F32, F64, programs_with_inputs
+from program_strategies import F32, F64, default_op_kinds, programs_with_inputs
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -260,6 +260,24 @@ def test_round_trip_on_fuzzer_programs(prog_args):
     prog, args = prog_args
     note(prog.source())
     closed = ft.make_jaxpr(prog.function(fnp))(*args)
+    loaded = roundtrip(closed)
+    want = ft.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+    got = ft.eval_jaxpr(loaded.jaxpr, loaded.consts, *args)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=15)
+@given(programs_with_inputs(dtypes=(F32, F64), op_kinds=default_op_kinds(reverse_mode=True)))
+def test_round_trip_on_gradients_of_fuzzer_programs(prog_args):
+    prog, args = prog_args
+    note(prog.source())
+    f = prog.function(fnp)
+
+    def total(*xs):
+        return sum(fnp.sum(o.astype(np.float64)) for o in f(*xs))
+
+    closed = ft.make_jaxpr(ft.grad(total, argnums=tuple(range(len(args)))))(*args)
     loaded = roundtrip(closed)
     want = ft.eval_jaxpr(closed.jaxpr, closed.consts, *args)
     got = ft.eval_jaxpr(loaded.jaxpr, loaded.consts, *args)
