@@ -115,7 +115,8 @@ class Record:
     those in ``grad_argnums``). ``linear``: operand positions the primitive is linear in
     (holding the others fixed), each checked for ``<ct, J t> == <J^T ct, t>``; every primitive
     with a transpose rule needs one, or a reason in ``linear_reason``. ``vmap``: compared with a
-    Python loop for ``in_axes`` 0, 1, -1 and None.
+    Python loop for ``in_axes`` 0, 1, -1 and None. ``jit_dtypes``: the dtypes compiled by the
+    jit check (``None``: all of ``dtypes``).
     """
     name: str
     fn: Callable
@@ -128,6 +129,7 @@ class Record:
     linear: tuple[int, ...] = ()
     linear_reason: str = ""
     vmap: bool = True
+    jit_dtypes: tuple | None = None
     label: str = ""
 
     @property
@@ -146,7 +148,7 @@ class Record:
 
 
 S = (3, 4)
-_DEFAULT_TOL = {F64: (1e-12, 1e-14), F32: (2e-6, 1e-7), C128: (1e-12, 1e-14),
+DEFAULT_TOL = {F64: (1e-12, 1e-14), F32: (2e-6, 1e-7), C128: (1e-12, 1e-14),
                 C64: (2e-6, 1e-7)}
 
 
@@ -360,31 +362,31 @@ def _scatter_ref(f, x, idx, u):
 _LINALG_TOL = {F64: (1e-10, 1e-12), F32: (2e-4, 1e-5)}
 M = (3, 3)
 
+
+def _linalg(*args, **kw) -> Record:
+    # compiled in float64 only: each float32 LAPACK kernel takes seconds to compile, and
+    # tests/test_lapack.py compiles them in float32
+    return Record(*args, jit_dtypes=(F64,), tol=_LINALG_TOL, grad=True, **kw)
+
 RECORDS += [
-    Record("cholesky", L.cholesky, (Arg(M, "spd"),), np.linalg.cholesky, tol=_LINALG_TOL,
-           grad=True),
-    Record("triangular_solve",
-           lambda a, b: L.triangular_solve(a, b, left_side=True, lower=True),
-           (Arg(M, "lower"), Arg((3, 2))), lambda a, b: np.linalg.solve(a, b),
-           tol=_LINALG_TOL, grad=True, linear=(1,)),
-    Record("linalg_solve", L.linalg_solve, (Arg(M, "well_conditioned"), Arg((3, 2))),
-           np.linalg.solve, tol=_LINALG_TOL, grad=True, linear=(1,)),
-    Record("det", L.det, (Arg(M, "well_conditioned"),), np.linalg.det, tol=_LINALG_TOL,
-           grad=True),
-    Record("slogdet", L.slogdet, (Arg(M, "well_conditioned"),),
-           lambda a: tuple(np.linalg.slogdet(a)), tol=_LINALG_TOL, grad=True),
-    Record("adjugate", lambda a: adjugate_p.bind(a), (Arg(M, "well_conditioned"),),
-           lambda a: (np.linalg.det(a)[..., None, None] * np.linalg.inv(a)).astype(a.dtype),
-           tol=_LINALG_TOL, grad=True),
+    _linalg("cholesky", L.cholesky, (Arg(M, "spd"),), np.linalg.cholesky),
+    _linalg("triangular_solve",
+            lambda a, b: L.triangular_solve(a, b, left_side=True, lower=True),
+            (Arg(M, "lower"), Arg((3, 2))), np.linalg.solve, linear=(1,)),
+    _linalg("linalg_solve", L.linalg_solve, (Arg(M, "well_conditioned"), Arg((3, 2))),
+            np.linalg.solve, linear=(1,)),
+    _linalg("det", L.det, (Arg(M, "well_conditioned"),), np.linalg.det),
+    _linalg("slogdet", L.slogdet, (Arg(M, "well_conditioned"),),
+            lambda a: tuple(np.linalg.slogdet(a))),
+    _linalg("adjugate", lambda a: adjugate_p.bind(a), (Arg(M, "well_conditioned"),),
+            lambda a: (np.linalg.det(a)[..., None, None] * np.linalg.inv(a)).astype(a.dtype)),
     # decompositions: gauge-free results (eigenvalues, singular values, reconstructions), so
     # that the NumPy reference and the derivatives are well defined
-    Record("eigh", lambda a: L.eigh(a)[1], (Arg(M, "spd"),), np.linalg.eigvalsh,
-           tol=_LINALG_TOL, grad=True),
-    Record("qr", lambda a: _qr_parts(L.qr(a, full_matrices=False)), (Arg((3, 2), "real"),),
-           lambda a: (a, np.abs(np.linalg.qr(a)[1])), tol=_LINALG_TOL,
-           grad=True),
-    Record("svd", lambda a: L.svd(a, full_matrices=False)[1], (Arg((3, 2)),),
-           lambda a: np.linalg.svd(a, compute_uv=False), tol=_LINALG_TOL, grad=True),
+    _linalg("eigh", lambda a: L.eigh(a)[1], (Arg(M, "spd"),), np.linalg.eigvalsh),
+    _linalg("qr", lambda a: _qr_parts(L.qr(a, full_matrices=False)), (Arg((3, 2)),),
+            lambda a: (a, np.abs(np.linalg.qr(a)[1]))),
+    _linalg("svd", lambda a: L.svd(a, full_matrices=False)[1], (Arg((3, 2)),),
+            lambda a: np.linalg.svd(a, compute_uv=False)),
 ]
 
 

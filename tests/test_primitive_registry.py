@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from jit_check import assert_close, interpret
-from primitive_records import C64, C128, F32, F64, RECORDS, Record, _DEFAULT_TOL
+from primitive_records import C64, C128, DEFAULT_TOL, F32, F64, RECORDS, Record
 
 import functrace as ft
 from functrace import ad
@@ -65,7 +65,7 @@ def test_every_transposable_primitive_has_an_adjoint_check():
 
 
 def _tol(rec: Record, dtype) -> tuple[float, float]:
-    return rec.tol.get(np.dtype(dtype), _DEFAULT_TOL.get(np.dtype(dtype), (0.0, 0.0)))
+    return rec.tol.get(np.dtype(dtype), DEFAULT_TOL.get(np.dtype(dtype), (0.0, 0.0)))
 
 
 def _leaves(x) -> list[np.ndarray]:
@@ -189,11 +189,15 @@ BATCH = 40
 JIT_BATCHES = [IDS[i:i + BATCH] for i in range(0, len(IDS), BATCH)]
 
 
+def _jit_dtypes(rec: Record) -> tuple:
+    return rec.dtypes if rec.jit_dtypes is None else rec.jit_dtypes
+
+
 @pytest.mark.parametrize("slot", [0, 1])
 @pytest.mark.parametrize("batch", range(len(JIT_BATCHES)))
 def test_jit_matches_interpreter(batch, slot):
-    recs = [BY_ID[i] for i in JIT_BATCHES[batch] if slot < len(BY_ID[i].dtypes)]
-    dtypes = [r.dtypes[slot] for r in recs]
+    recs = [BY_ID[i] for i in JIT_BATCHES[batch] if slot < len(_jit_dtypes(BY_ID[i]))]
+    dtypes = [_jit_dtypes(r)[slot] for r in recs]
     arglists = tuple(tuple(r.make_args(d)) for r, d in zip(recs, dtypes))
 
     def program(arglists):
