@@ -100,8 +100,9 @@ def test_loops_are_native_loops_calling_compiled_bodies():
     x = np.linspace(-1.0, 1.0, 4)
     assert re.search(r"^    while sub\d+\(", _source(_while_prog, x, np.int64(3)), re.M)
     src = _source(_scan_prog, np.ones((4, 3)), np.ones(3))
-    assert re.search(r"^    for t\d+_ in range\(0, 4, 1\):\n.*\n        \(.*\) = sub\d+\(", src,
-                     re.M)
+    # the body fills the next carry and this step's slice of the stacked outputs in place
+    assert re.search(r"^    for t\d+_ in range\(0, 4, 1\):\n.*\n"
+                     r"        (\(.*\) = )?sub\d+\(.*\bn\d+_\)", src, re.M)
     src = _source(_cond_prog, x, 0.5)
     assert re.search(r"^    if ix\d+_ == 0:", src, re.M) and "    else:" in src
 
@@ -215,7 +216,7 @@ def test_unroll_gives_identical_results(reverse):
 
 def test_unroll_repeats_the_body_inside_the_native_loop():
     c0, w, xs = np.zeros(2), np.ones(2), np.ones((7, 2))
-    calls = {k: len(re.findall(r"= sub0\(", _source(_unrolled(k, False), c0, xs, w)))
+    calls = {k: len(re.findall(r"(?<!def )\bsub0\(", _source(_unrolled(k, False), c0, xs, w)))
              for k in (1, 3)}
     assert calls == {1: 1, 3: 3 + 1}  # three copies, plus the loop over the remainder
     src = _source(_unrolled(3, True), c0, xs, w)
@@ -235,3 +236,143 @@ def test_fori_loop_passes_unroll_to_its_scan():
     assert [e.params["unroll"] for e in jaxpr.eqns if e.primitive.name == "scan"] == [2]
     got = _strict(f, np.ones(3))
     assert_close(got, np.asarray(fori_loop(0, 5, lambda i, v: v * 0.5 + i, np.ones(3))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loop bodies write into buffers allocated once: carries double-buffered, outputs in place
+# ---------------------------------------------------------------------------------------------
+
+_W = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]])
+
+
+def _aliasing_scans(a0, xs, W):
+    def new_carry_is_output(c, x):  # ys is the new carry itself
+        c = fnp.tanh(c @ W + x)
+        return c, c
+
+    def old_carry_is_output(c, x):  # ys is the carry the step reads
+        return c * 0.5 + x, c
+
+    def swapped(carry, x):  # carries swap; one passes through to ys, with a 0-d output
+        a, b = carry
+        return (b @ W, a + x), (a, fnp.sum(b))
+
+    def passthrough(carry, x):  # a carry that never changes, a scalar carry
+        a, s = carry
+        return (a, s + fnp.sum(x * a)), s
+
+    return (scan(new_carry_is_output, a0, xs),
+            scan(old_carry_is_output, a0, xs, reverse=True),
+            scan(swapped, (a0, a0), xs),  # both carries start as one buffer
+            scan(swapped, (a0, a0 * 2.0), xs, reverse=True, unroll=2),
+            scan(passthrough, (a0, 0.0), xs, unroll=3))
+
+
+def _numpy_scan(body, carry, xs, reverse=False):
+    ys = []
+    for x in (xs[::-1] if reverse else xs):
+        carry, y = body(carry, x)
+        ys.append(y)
+    ys = ys[::-1] if reverse else ys
+    if isinstance(ys[0], tuple):
+        return carry, tuple(np.array(v) for v in zip(*ys))
+    return carry, np.array(ys)
+
+
+@pytest.mark.parametrize("length", [1, 2, 5])  # the parity of the trip count picks the buffers
+def test_scan_outputs_that_alias_carries(length):
+    a0 = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    xs = np.random.RandomState(length).uniform(-1, 1, (length, 2, 3))
+    got = _strict(_aliasing_scans, a0, xs, _W)
+    # independent NumPy loops, so a wrong buffer shows even where the interpreter agrees
+    c, ys = got[0]
+    rc, rys = _numpy_scan(lambda c, x: (np.tanh(c @ _W + x),) * 2, a0, xs)
+    assert_close(c, rc)
+    assert_close(ys, rys)
+    assert_close(got[1][1], _numpy_scan(lambda c, x: (c * 0.5 + x, c), a0, xs, True)[1])
+    for k, (init, rev) in enumerate([((a0, a0), False), ((a0, a0 * 2.0), True)]):
+        (a, b), (ya, yb) = got[2 + k]
+        (ra, rb), (rya, ryb) = _numpy_scan(
+            lambda cr, x: ((cr[1] @ _W, cr[0] + x), (cr[0], cr[1].sum())), init, xs, rev)
+        for g, r in zip((a, b, ya, yb), (ra, rb, rya, ryb)):
+            assert_close(g, r)
+    (a, s), ss = got[4]
+    assert_close(a, a0)
+    assert_close(ss, np.concatenate([[0.0], np.cumsum([np.sum(x * a0) for x in xs])[:-1]]))
+
+
+def test_scan_bodies_allocate_nothing_per_iteration():
+    a0, xs = np.zeros((2, 3)), np.ones((4, 2, 3))
+    src = _source(_aliasing_scans, a0, xs, _W)
+    functions = re.split(r"^@njit", src, flags=re.M)
+    bodies = [f for f in functions if re.match(r"\(cache=True.*\)\ndef sub\d+\(", f)]
+    assert len(bodies) == 5
+    for body in bodies:  # buffers come from the caller: outputs and workspace
+        assert "np.empty" not in body and ".copy()" not in body, body
+    loops = re.findall(r"^    for t\d+_ in range.*\n((?:        .*\n)+)", src, flags=re.M)
+    assert len(loops) >= 5 and not any("np.empty" in lp or ".copy()" in lp for lp in loops)
+
+
+def _nested_scans(a0, xs, W):
+    def inner(c, x):
+        c = fnp.sin(c @ W) + x
+        return c, c
+
+    def outer(c, xk):
+        c2, ys = scan(inner, c, xk, reverse=True)
+        return c2 * 0.5 + c, ys[0] + c
+
+    return scan(outer, a0, xs)
+
+
+def test_nested_scans_and_their_gradients():
+    a0 = np.linspace(-0.5, 0.5, 6).reshape(2, 3)
+    xs = np.random.RandomState(2).uniform(-1, 1, (3, 2, 2, 3))
+    c, ys = _strict(_nested_scans, a0, xs, _W)
+
+    def ref(a0):
+        def outer(c, xk):
+            c2, ys = _numpy_scan(lambda c, x: (np.sin(c @ _W) + x,) * 2, c, xk, True)
+            return c2 * 0.5 + c, ys[0] + c
+        return _numpy_scan(outer, a0, xs)
+
+    rc, rys = ref(a0)
+    assert_close(c, rc)
+    assert_close(ys, rys)
+    loss = lambda a0, xs, W: fnp.sum(_nested_scans(a0, xs, W)[1] ** 2)  # noqa: E731
+    _strict(ft.grad(loss, argnums=(0, 2)), a0, xs, _W)
+    ft.check_grads(loss, (a0, xs, _W), order=1, modes=["rev"])
+
+
+def _while_swap(a, n):
+    def body(s):
+        i, x, y = s
+        return i + 1, y * 0.5, fnp.tanh(x @ _W) + 1.0
+    return while_loop(lambda s: s[0] < n, body, (0, a, a))
+
+
+def _cond_in_scan(a0, xs, W):
+    def body(c, x):
+        c2 = cond(fnp.sum(x) > 0, lambda v: v, lambda v: v @ W, c)  # a branch returns its input
+        return c2 + x, c2
+    return scan(body, a0, xs)
+
+
+def test_while_and_cond_fill_buffers_in_place():
+    a = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    f = jit(_while_swap)
+    for n in range(4):  # even and odd trip counts end in different buffers
+        x, y = a, a
+        for _ in range(n):
+            x, y = y * 0.5, np.tanh(x @ _W) + 1.0
+        i, gx, gy = f(a, np.int64(n))
+        assert int(i) == n
+        assert_close(gx, x)
+        assert_close(gy, y)
+    xs = np.random.RandomState(3).uniform(-1, 1, (5, 2, 3))
+    c, ys = _strict(_cond_in_scan, a, xs, _W)
+    rc, rys = _numpy_scan(lambda c, x: (lambda c2: (c2 + x, c2))(c if x.sum() > 0 else c @ _W),
+                          a, xs)
+    assert_close(c, rc)
+    assert_close(ys, rys)
+    _strict(ft.grad(lambda a, xs: fnp.sum(_cond_in_scan(a, xs, _W)[1]), argnums=(0, 1)), a, xs)

@@ -947,6 +947,13 @@ class Generator:
 
         def allocate(v: Var, inplace: list[Var]) -> str:
             key = (v.aval.dtype, v.aval.size)
+            out = self._out_buffers.get(v) if self._out_buffers else None
+            if out is not None:  # a sub-program output: the caller's buffer, never reused
+                self._placed.add(v)
+                root[v] = nm = self.name(v)
+                live[nm] += 1
+                root_shape[nm] = v.aval.shape
+                return f"{nm} = {out}"
             for u in inplace:
                 ru = root.get(u)
                 if ru is not None and ru in reusable and live[ru] == 1 and \
@@ -962,6 +969,8 @@ class Generator:
             reusable.add(nm)
             root_shape[nm] = v.aval.shape
             root_key[nm] = key
+            if self._workspace is not None:  # a loop body: allocated once, by the caller
+                return f"{nm} = {self._workspace_param(v.aval.shape, v.aval.dtype)}"
             return f"{nm} = np.empty({_shape_tuple(v.aval.shape)}, {_np_dtype(v.aval.dtype)})"
 
         for p, n in enumerate(order):
@@ -1132,6 +1141,85 @@ class Generator:
             self.extra_consts.append(c)
             extra.append(self.name(v))
         return fname, extra
+
+    # Set on the generator of a loop body (``lower_subprogram_into``): outputs written into the
+    # caller's buffers, and every buffer the body needs allocated once by the caller.
+    _out_buffers: dict | None = None
+    _workspace: list | None = None
+
+    def _workspace_param(self, shape, dtype) -> str:
+        nm = self.tmp("ws")
+        self._workspace.append((nm, tuple(shape), np.dtype(dtype)))
+        return nm
+
+    def scratch(self, k: KernelContext, shape, dtype) -> str:
+        """A buffer for a lowering's own use. In a loop body it is a parameter the caller
+        allocates once before its loop (recursively, up to the program); in the program, an
+        ``np.empty`` emitted by ``k``."""
+        if self._workspace is not None:
+            return self._workspace_param(shape, dtype)
+        nm = k.tmp("w")
+        k.emit(f"{nm} = np.empty({_shape_tuple(tuple(shape))}, {_np_dtype(dtype)})")
+        return nm
+
+    def lower_subprogram_into(self, closed: ClosedJaxpr, k: KernelContext) -> SubCall:
+        """Compile ``closed`` into an njit function that allocates nothing, for a control-flow
+        lowering to call in a loop.
+
+        The function takes the sub-program's inputs (arrays, scalars for 0-d values), its
+        constants, one buffer per array output (which it fills: the matmuls and fused loops of
+        the body write straight into it), then its workspace (every intermediate buffer,
+        allocated once here through ``scratch``). It returns the tuple of its 0-d outputs, or
+        nothing if there are none. An output buffer must not share memory with any input.
+        Raises ``CodegenError`` if the sub-program needs the Python driver.
+        """
+        j = closed.jaxpr
+        consts = list(closed.consts)
+        jaxpr = ClosedJaxpr(Jaxpr((), list(j.invars) + list(j.constvars), j.outvars, j.eqns), ())
+        fname = f"{self.prefix}sub{len(self.subprograms)}"
+        sub = Generator(jaxpr, self.dot_mode, prefix=fname + "_")
+        sub._scalar_io = True
+        sub._workspace = []
+        sub._out_buffers = {}
+        sub._placed = set()
+        # the generator simplifies its jaxpr: map output positions through its outvars
+        out_params: list[str | None] = []
+        for v in sub.jaxpr.outvars:
+            if v.aval.ndim:
+                p = sub.tmp("ob")
+                out_params.append(p)
+                if isinstance(v, Var) and v not in sub._out_buffers:
+                    sub._out_buffers[v] = p
+            else:
+                out_params.append(None)
+        in_names, body, out_exprs = sub._prepare()
+        if any(st.py for st in body):
+            raise CodegenError("a sub-program needs Python between compiled parts")
+        self.subprograms.extend(sub.subprograms)
+        params = in_names + [p for p in out_params if p is not None]
+        params += [nm for nm, _, _ in sub._workspace]
+        lines = [f"@njit({NJIT_OPTIONS})", f"def {fname}({', '.join(params)}):"]
+        for st in body:
+            lines.extend("    " + ln for ln in st.lines)
+        rets = []
+        for v, p, (_, e, _) in zip(sub.jaxpr.outvars, out_params, out_exprs):
+            if p is None:
+                rets.append(e)
+            elif not (sub._out_buffers.get(v) == p and v in sub._placed):
+                lines.append(f"    {p}[...] = {e}")  # an input, a constant, a repeated output
+        if rets:
+            lines.append(f"    return ({', '.join(rets)},)")
+        self.subprograms.append("\n".join(lines) + "\n")
+        extra = []
+        for c in list(consts) + list(sub.extra_consts):
+            aval = core.get_aval(c)
+            v = Var(aval)
+            self.mat[v] = "array" if aval.ndim else "scalar"
+            self.params.append(v)
+            self.extra_consts.append(c)
+            extra.append(self.name(v))
+        ws = [self.scratch(k, shape, dt) for _, shape, dt in sub._workspace]
+        return SubCall(fname, extra, [p is not None for p in out_params], ws)
 
     def _needs_driver(self) -> bool:
         avals = [v.aval for v in self.params] + [v.aval for v in self.jaxpr.outvars]
@@ -1311,6 +1399,27 @@ class KernelContext:
 
     def emit(self, *lines: str) -> None:
         self.lines.extend(lines)
+
+
+class SubCall:
+    """A sub-program compiled by ``Generator.lower_subprogram_into``: call it with
+    ``call(args, outs)``."""
+
+    def __init__(self, fname: str, extra: list[str], is_array: list[bool], workspace: list[str]):
+        self.fname = fname
+        self.extra = extra  # its constants (program inputs)
+        self.is_array = is_array  # per output: filled in a buffer (else returned, 0-d)
+        self.workspace = workspace
+
+    def call(self, args: list[str], outs: list[str]) -> str:
+        """The call expression; ``outs`` are the buffers of the array outputs, in order."""
+        return f"{self.fname}({', '.join(list(args) + self.extra + list(outs) + self.workspace)})"
+
+    def assign(self, args: list[str], outs: list[str], scalars: list[str]) -> str:
+        """The call statement, binding the 0-d outputs to ``scalars``."""
+        if not scalars:
+            return self.call(args, outs)
+        return f"({', '.join(scalars)},) = {self.call(args, outs)}"
 
 
 def _loops(shape, names: list[str], body: list[str], ind: str = "") -> list[str]:
@@ -1605,73 +1714,111 @@ def _call(fname: str, args: list[str], extra: list[str]) -> str:
     return f"{fname}({', '.join(list(args) + list(extra))})"
 
 
+def _double_buffer(k: KernelContext, carry: list[str], outs: list[str], avals, last: int):
+    """Carries of a loop: the current value and, for arrays, a spare buffer the body writes the
+    next value into (then the two swap), so that an iteration never overwrites what it reads
+    and nothing is allocated per iteration. Arrays start as a copy of the initial value in
+    buffer 0; the output buffer is the one holding the value after an iteration count of
+    parity ``last`` (-1: unknown, buffer 0). Returns (current names, spare names or None)."""
+    cur, nxt = [], []
+    for x, o, a in zip(carry, outs, avals):
+        c = k.tmp("c")
+        cur.append(c)
+        if not a.ndim:
+            k.emit(f"{c} = {x}")
+            nxt.append(None)
+            continue
+        n = k.tmp("n")
+        spare = k.gen.scratch(k, a.shape, a.dtype)
+        first, second = (spare, o) if last == 1 else (o, spare)
+        k.emit(f"{c} = {first}", f"{n} = {second}", f"{c}[...] = {x}")
+        nxt.append(n)
+    return cur, nxt
+
+
+def _swap(cur: list[str], nxt: list) -> list[str]:
+    return [f"{c}, {n} = {n}, {c}" for c, n in zip(cur, nxt) if n is not None]
+
+
 def _kernel_while(k: KernelContext, e: Eqn) -> None:
     nc, nb = e.params["cond_nconsts"], e.params["body_nconsts"]
     cc, bc, carry = k.ins[:nc], k.ins[nc:nc + nb], k.ins[nc + nb:]
-    cond_fn, ce = k.gen.lower_subprogram(e.params["cond_jaxpr"])
-    body_fn, be = k.gen.lower_subprogram(e.params["body_jaxpr"])
-    cv = [k.tmp("w") for _ in carry]
-    tup = f"({', '.join(cv)}{',' if len(cv) == 1 else ''})"
-    k.emit(*[f"{c} = {x}" for c, x in zip(cv, carry)])
+    cond_fn = k.gen.lower_subprogram_into(e.params["cond_jaxpr"], k)
+    body_fn = k.gen.lower_subprogram_into(e.params["body_jaxpr"], k)
+    avals = [v.aval for v in e.outvars]
+    cv, nv = _double_buffer(k, carry, k.outs, avals, -1)
+    arrays = [n for n in nv if n is not None]
+    par = k.tmp("wp")
+    k.emit(f"{par} = 0")
     # Ctrl-C: every ``stride`` iterations (adapted to the loop's speed) ``loop_poll`` may run
     # Python's signal handlers and raise KeyboardInterrupt (backend/interrupts.py); an endless
     # loop is stopped like an eager one, for a fraction of a nanosecond per iteration.
     n, stride, last, checked = k.tmp("wn"), k.tmp("ws"), k.tmp("wl"), k.tmp("wc")
     k.emit(f"{n} = 0", f"{stride} = 16", f"{last} = 0", f"{checked} = 0")
-    k.emit(f"while {_call(cond_fn, cc + cv, ce)}[0]:",
-           f"    {tup} = {_call(body_fn, bc + cv, be)}",
+    k.emit(f"while {cond_fn.call(cc + cv, [])}[0]:",
+           f"    {body_fn.assign(bc + cv, arrays, [c for c, x in zip(cv, nv) if x is None])}",
+           *["    " + ln for ln in _swap(cv, nv)],
+           f"    {par} ^= 1",
            f"    {n} += 1",
            f"    if {n} >= {stride}:",
            f"        {n} = 0",
            f"        {stride}, {last}, {checked} = loop_poll({stride}, {last}, {checked})")
-    k.emit(*[_assign_out(o, v.aval, c) for o, v, c in zip(k.outs, e.outvars, cv)])
+    for o, a, c, x in zip(k.outs, avals, cv, nv):
+        if x is None:
+            k.emit(_assign_out(o, a, c))
+        else:  # after an odd number of iterations the value is in the spare buffer
+            k.emit(f"if {par}:", f"    {o}[...] = {c}")
 
 
 def _kernel_cond(k: KernelContext, e: Eqn) -> None:
     branches = e.params["branches"]
     index, ops = k.ins[0], k.ins[1:]
-    outs = [k.tmp("o") for _ in e.outvars]
-    tup = f"({', '.join(outs)}{',' if len(outs) == 1 else ''})"
+    arrays = [o for o, v in zip(k.outs, e.outvars) if v.aval.ndim]
+    scalars = [o for o, v in zip(k.outs, e.outvars) if not v.aval.ndim]
     idx = k.tmp("ix")
     k.emit(f"{idx} = min(max(np.int64({index}), 0), {len(branches) - 1})")
     for b, branch in enumerate(branches):
-        fn, extra = k.gen.lower_subprogram(branch)
+        fn = k.gen.lower_subprogram_into(branch, k)  # fills the outputs (fresh buffers)
         head = "if" if b == 0 else ("elif" if b < len(branches) - 1 else "else")
         k.emit(f"{head} {idx} == {b}:" if head != "else" else "else:",
-               f"    {tup} = {_call(fn, ops, extra)}")
-    k.emit(*[_assign_out(o, v.aval, c) for o, v, c in zip(k.outs, e.outvars, outs)])
+               f"    {fn.assign(ops, arrays, scalars)}")
 
 
 def _kernel_scan_loop(k: KernelContext, e: Eqn) -> None:
     nconst, ncarry = e.params["num_consts"], e.params["num_carry"]
     length, reverse = e.params["length"], e.params["reverse"]
     consts, carry, xs = k.ins[:nconst], k.ins[nconst:nconst + ncarry], k.ins[nconst + ncarry:]
-    body_fn, extra = k.gen.lower_subprogram(e.params["jaxpr"])
-    cv = [k.tmp("c") for _ in carry]
-    ys = [k.tmp("y") for _ in e.outvars[ncarry:]]
+    body_fn = k.gen.lower_subprogram_into(e.params["jaxpr"], k)
+    cav = [v.aval for v in e.outvars[:ncarry]]
+    cv, nv = _double_buffer(k, carry, k.outs[:ncarry], cav, length % 2)
+    stacked = list(zip(k.outs[ncarry:], e.outvars[ncarry:]))
+    ys = {out: k.tmp("y") for out, v in stacked if v.aval.ndim == 1}  # 0-d per step
     i, t = k.tmp("i"), k.tmp("t")
-    res = cv + ys
-    tup = f"({', '.join(res)}{',' if len(res) == 1 else ''})"
 
     def step(at: int) -> list[str]:
-        # one iteration, at step ``t + at`` (the index runs backwards when reversed)
+        # one iteration, at step ``t + at`` (the index runs backwards when reversed): the body
+        # writes the next carry into the spare buffers and its outputs into the stacked ones
         fwd = t if at == 0 else f"{t} + {at}"
-        lines = [f"{i} = {length - 1 - at} - {t}" if reverse else f"{i} = {fwd}",
-                 f"{tup} = {_call(body_fn, consts + cv + [f'{x}[{i}]' for x in xs], extra)}"]
-        return lines + [f"{out}[{i}] = {y}" for out, y in zip(k.outs[ncarry:], ys)]
+        outs = [n for n in nv if n is not None] + [f"{out}[{i}]" for out, _ in stacked
+                                                   if out not in ys]
+        scalars = [c for c, n in zip(cv, nv) if n is None] + list(ys.values())
+        args = consts + cv + [f"{x}[{i}]" for x in xs]
+        return ([f"{i} = {length - 1 - at} - {t}" if reverse else f"{i} = {fwd}",
+                 body_fn.assign(args, outs, scalars)]
+                + [f"{out}[{i}] = {y}" for out, y in ys.items()] + _swap(cv, nv))
 
     # ``unroll`` copies of the body per iteration of the native loop, then the remainder; the
     # source (hence the compile time) does not depend on the trip count
     unroll = max(1, min(int(e.params.get("unroll", 1)), length)) if length else 1
     full = length - length % unroll
-    k.emit(*[f"{c} = {x}" for c, x in zip(cv, carry)])
     if full:
         k.emit(f"for {t} in range(0, {full}, {unroll}):")
         for u in range(unroll):
             k.emit(*["    " + ln for ln in step(u)])
     if full < length:
         k.emit(f"for {t} in range({full}, {length}):", *["    " + ln for ln in step(0)])
-    k.emit(*[_assign_out(o, v.aval, c) for o, v, c in zip(k.outs, e.outvars, cv)])
+    # array carries end in their output buffer (chosen by the parity of ``length``)
+    k.emit(*[_assign_out(o, a, c) for o, a, c, n in zip(k.outs, cav, cv, nv) if n is None])
 
 
 def _kernel_identity(k: KernelContext, e: Eqn) -> None:
