@@ -217,3 +217,15 @@ def test_concrete_interpreter_raises_what_the_binding_one_raises():
         ft.core.eval_jaxpr_concrete(closed.jaxpr, closed.consts, x)
     assert str(concrete.value) == str(binding.value)
     assert "negative input" in str(concrete.value)
+
+
+def test_a_program_called_once_is_not_compiled(tiering):
+    before = dict(backend.stats)
+    f = ft.jit(lambda x: fnp.cosh(x) * 3.25)
+    f(np.arange(3.0))
+    time.sleep(0.2)
+    assert backend.stats["background"] == before["background"]
+    assert backend.stats["compiles"] == before["compiles"]
+    f(np.arange(3.0))  # the second call starts the compile
+    assert ft.wait_for_compilation(timeout=120)
+    assert backend.stats["compiles"] == before["compiles"] + 1

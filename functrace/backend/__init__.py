@@ -311,11 +311,14 @@ def executable_if_compiled(jaxpr: ClosedJaxpr):
 
 
 def wait_for_compilation(timeout: float | None = None) -> bool:
-    """Wait until every program that has started compiling in the background
-    (``config.tiered_compile``) runs compiled; True if they all did within ``timeout`` seconds."""
+    """Compile every program that has run interpreted so far (``config.tiered_compile``) and
+    wait until they run compiled; True if they all did within ``timeout`` seconds."""
     from . import tiered
     deadline = None if timeout is None else time.monotonic() + timeout
-    for exe in tiered.started():
+    pending = tiered.called()
+    for exe in pending:
+        exe.start()  # all at once: their pieces compile in parallel
+    for exe in pending:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         if exe.wait(left) is None:
             return False

@@ -84,7 +84,8 @@ def _private_dir_fault(path: str) -> str | None:
     """Why ``path`` cannot hold a trusted cache (None if it can), creating it (0700) if
     missing."""
     try:
-        os.makedirs(path, mode=PRIVATE_DIR, exist_ok=True)
+        if not os.path.lexists(path):
+            os.makedirs(path, mode=PRIVATE_DIR, exist_ok=True)
         st = os.lstat(path)
     except OSError as e:
         return f"cannot be created or read ({e.strerror})"

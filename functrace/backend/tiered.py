@@ -3,7 +3,7 @@
 Numba takes seconds to compile a training step (docs/backend.md, "Where compile time goes");
 the NumPy reference interpreter runs the same program at once, at NumPy's speed. So with
 ``config.tiered_compile`` a program that is neither in memory nor compiled in the disk cache
-gets a ``TieredExecutable``: its calls run ``core.eval_jaxpr`` while a background thread
+gets a ``TieredExecutable``: its calls run ``core.eval_jaxpr_concrete`` while a background thread
 generates its code and a background process (the ``compile_worker``) compiles it into the disk
 cache; the thread then loads the native code from the disk cache and every later call, and
 ``jit``'s per-signature fast path, runs it. Nothing of this is on the way to the first result:
@@ -199,19 +199,22 @@ service = CompileService()
 atexit.register(service.close)
 
 
-_started: weakref.WeakSet = weakref.WeakSet()
+_called: weakref.WeakSet = weakref.WeakSet()
+# A program is compiled from its second call on: one called once (a closure made and called
+# in a loop, a one-off computation) never pays a compile nobody would use.
+CALLS_BEFORE_COMPILING = 2
 
 
-def started() -> list:
-    """The tiered programs whose compilation has started (finished or not)."""
-    return list(_started)
+def called() -> list:
+    """The tiered programs that have run at least once (compiled since, or not)."""
+    return list(_called)
 
 
 class TieredExecutable:
     """A program interpreted until its compiled version is ready.
 
-    ``prepare`` (run in a background thread, started after the first interpreted call has
-    produced its result, so that the first result never waits for it) generates the code,
+    ``prepare`` (run in a background thread, started after the second interpreted call has
+    produced its result, so that no result waits for it) generates the code,
     which imports Numba, and returns the compiled program: loaded from memory or the disk
     cache, or compiled by the worker process and then loaded from the disk cache.
     """
@@ -227,6 +230,7 @@ class TieredExecutable:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self.compiled = None
+        self.calls = 0
 
     def _run(self) -> None:
         try:
@@ -238,7 +242,6 @@ class TieredExecutable:
         """Start preparing the compiled program (once)."""
         with self._lock:
             if self._thread is None:
-                _started.add(self)
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="functrace-tiered-compile")
                 self._thread.start()
@@ -262,7 +265,10 @@ class TieredExecutable:
         if exe is not None:
             return exe.call_flat(args)
         outs = self.interpreted.call_flat(args)
-        self.start()
+        self.calls += 1
+        _called.add(self)
+        if self.calls >= CALLS_BEFORE_COMPILING:
+            self.start()
         return outs
 
     def fast_entry(self, consts, out_tree) -> Callable:
