@@ -7,6 +7,7 @@ tests; here it is on.
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import subprocess
@@ -229,3 +230,48 @@ def test_a_program_called_once_is_not_compiled(tiering):
     f(np.arange(3.0))  # the second call starts the compile
     assert ft.wait_for_compilation(timeout=120)
     assert backend.stats["compiles"] == before["compiles"] + 1
+
+
+PIECED = """
+import sys, numpy as np, functrace as ft, functrace.numpy as fnp
+from functrace.backend import cache
+
+def loss(p, x):
+    h = x
+    for w in p:
+        h = fnp.tanh(h @ w) * 0.5 + fnp.sin(h @ w)
+    return fnp.mean(h * h)
+
+rng = np.random.default_rng(0)
+p = [rng.standard_normal((4, 4)) * 0.5 for _ in range(3)]
+x = rng.standard_normal((5, 4))
+step = ft.jit(ft.grad(loss))
+print("PIECES", len(ft.jit(ft.grad(loss)).lower(p, x).as_text().count("_pieces[") * [0]))
+print("RESULT", [g.tolist() for g in step(p, x)])
+print("STATS", cache.stats["disk_hits"], cache.stats["rebuilt"], cache.stats["disk_misses"])
+"""
+
+
+def test_a_damaged_piece_is_the_only_one_rebuilt(tmp_path):
+    env = dict(os.environ, FUNCTRACE_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT,
+               FUNCTRACE_TIERED="0")
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", PIECED], env=env, capture_output=True,
+                             text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in out.stdout.splitlines()}
+        return int(lines["PIECES"]), eval(lines["RESULT"]), [int(v) for v in
+                                                             lines["STATS"].split()]
+
+    n_pieces, first, _ = run()
+    assert n_pieces >= 2
+    nbcs = sorted(glob.glob(str(tmp_path / "__pycache__" / "ft_*.nbc")))
+    assert len(nbcs) == n_pieces  # one module per piece (the driver has no native code)
+    data = bytearray(open(nbcs[0], "rb").read())
+    data[len(data) // 2] ^= 0x5A
+    open(nbcs[0], "wb").write(bytes(data))
+    _, again, (hits, rebuilt, misses) = run()
+    for a, b in zip(again, first):
+        np.testing.assert_array_equal(a, b)
+    assert (rebuilt, misses, hits) == (1, 1, n_pieces - 1)

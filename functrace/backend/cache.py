@@ -216,7 +216,7 @@ def _remove_compiled(cache_dir: str, modname: str) -> None:
 def _hits(mod: types.ModuleType) -> tuple[int, int]:
     hits = misses = 0
     for name, v in vars(mod).items():
-        if name != "main" and not name.startswith("seg"):
+        if name not in ("main", "piece") and not name.startswith("seg"):
             continue  # helpers imported from _support are not this program's code
         st = getattr(v, "stats", None)
         if st is not None and hasattr(st, "cache_hits"):
@@ -398,6 +398,8 @@ def _load_uncached(source: str, key: str) -> tuple[types.ModuleType, str]:
                 pass
             continue
         hits, misses = _hits(mod)
+        if not hits and not misses:
+            return mod, "disk"  # no native code in it (a pieced program's Python driver)
         if hits and not misses:
             stats["disk_hits"] += 1
             return mod, "disk"
