@@ -45,9 +45,10 @@ median per-call time over rounds and ``ratio = functrace / other`` (BELOW 1: fun
 faster; "other" is JAX for jitted rows, autograd for eager rows).
 
 ``--memory`` (slow: two new processes per jitted row) runs each jitted implementation alone in
-a child process and reports ``ru_maxrss`` (peak resident set size) after the imports, after the
-inputs are built, and after 10 steps (the first includes compilation), plus the growth from
-the imports to the end.
+a child process and reports ``ru_maxrss`` (peak resident set size) after the imports (every
+library is imported in every child), after the inputs are built, after the first call (which
+includes tracing and compilation) and after 10 calls, plus the growth from the imports to the
+end. Each child compiles from an empty functrace cache.
 """
 
 from __future__ import annotations
@@ -438,19 +439,23 @@ def _memory_child(name: str, index: int, impl: str) -> None:
     r = ROWS[name][1]()[index]
     rss_inputs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fn, args = (r.functrace_fn, r.args) if impl == "ft" else (r.other_fn, r.other_args)
-    for _ in range(10):
+    _block(fn(*args))
+    rss_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(9):
         _block(fn(*args))
     rss_end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"start": _RSS_START, "imports": _RSS_IMPORTS, "inputs": rss_inputs,
-                      "end": rss_end}))
+                      "first": rss_first, "end": rss_end}))
 
 
 def run_memory(names: list[str]) -> None:
     """For every jitted row, each implementation alone in a new process: ru_maxrss in MiB."""
     print("\n[memory] ru_maxrss in MiB (peak RSS) of a child process running one "
           "implementation: after imports (functrace, jax, autograd, numpy all imported), after "
-          "building the inputs, after 10 steps; growth = end - imports")
-    print(f"{'row':<26} {'impl':<5} {'imports':>8} {'inputs':>8} {'10 steps':>9} {'growth':>8}")
+          "building the inputs, after the first call (includes compilation), after 10 calls; "
+          "growth = after 10 calls - after imports")
+    print(f"{'row':<26} {'impl':<5} {'imports':>8} {'inputs':>8} {'1st call':>9} {'10 calls':>9} "
+          f"{'growth':>8}")
     flags = ["--all-cores"] if ALL_CORES else []
     for name in names:
         if name in EAGER:
@@ -469,9 +474,10 @@ def run_memory(names: list[str]) -> None:
                     continue
                 m = json.loads(out.stdout.strip().splitlines()[-1])
                 label = name if n_rows == 1 else f"{name}[{i}]"
-                print(f"{label:<26} {impl:<5} {m['imports'] / 1024:>8.1f} "
-                      f"{m['inputs'] / 1024:>8.1f} {m['end'] / 1024:>9.1f} "
-                      f"{(m['end'] - m['imports']) / 1024:>8.1f}", flush=True)
+                mib = {k: v / 1024 for k, v in m.items()}
+                print(f"{label:<26} {impl:<5} {mib['imports']:>8.1f} {mib['inputs']:>8.1f} "
+                      f"{mib['first']:>9.1f} {mib['end']:>9.1f} "
+                      f"{mib['end'] - mib['imports']:>8.1f}", flush=True)
 
 
 def main() -> None:
