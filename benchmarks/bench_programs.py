@@ -504,7 +504,12 @@ def main() -> None:
     if a.no_eager or autograd is None:
         names = [n for n in names if n not in EAGER]
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
-    threads = "library defaults" if ALL_CORES else "one thread each"
+    threads = "one thread each"
+    if ALL_CORES:
+        limits = [f"{v}={os.environ[v]}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                  "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "XLA_FLAGS") if v in os.environ]
+        threads = "library defaults" + (f" but {' '.join(limits)} set by the caller"
+                                        if limits else "")
     print(f"functrace {ft.__version__}, numpy {np.__version__}"
           + (f", jax {jax.__version__}" if jax is not None else "")
           + f"; cpu affinity {sorted(os.sched_getaffinity(0))}{_AFFINITY_NOTE}, {threads}; "
