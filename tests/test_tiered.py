@@ -275,3 +275,21 @@ def test_a_damaged_piece_is_the_only_one_rebuilt(tmp_path):
     for a, b in zip(again, first):
         np.testing.assert_array_equal(a, b)
     assert (rebuilt, misses, hits) == (1, 1, n_pieces - 1)
+
+
+def test_blas_keeps_to_the_cores_compile_workers_leave_free():
+    from functrace.backend.blas import blas_threads
+    before = blas_threads()
+    if before is None:
+        pytest.skip("this NumPy's BLAS does not expose its thread count")
+    tiered.service.start()
+    free = max(1, tiered._cpus() - len(tiered.service.workers()))
+    tiered._blas_yields(True)
+    tiered._blas_yields(True)  # two programs compiling at once
+    try:
+        assert blas_threads() == min(before, free)
+        tiered._blas_yields(False)
+        assert blas_threads() == min(before, free)  # one still compiling
+    finally:
+        tiered._blas_yields(False)
+    assert blas_threads() == before

@@ -75,12 +75,41 @@ class Job:
         self.done.set()
 
 
+_yield_lock = threading.Lock()
+_compiling = 0
+_blas_before: int | None = None
+
+
+def _blas_yields(start: bool) -> None:
+    """While compile workers run, NumPy's BLAS keeps to the cores they leave free (its threads
+    busy-wait for each other, and a GEMM whose thread waits for a core runs 50x slower)."""
+    global _compiling, _blas_before
+    from .blas import blas_threads
+    with _yield_lock:
+        if start:
+            _compiling += 1
+            if _compiling == 1:
+                free = max(1, _cpus() - len(service.workers()))
+                current = blas_threads()
+                if current is not None and current > free:
+                    _blas_before = blas_threads(free)
+        else:
+            _compiling -= 1
+            if _compiling == 0 and _blas_before is not None:
+                blas_threads(_blas_before)
+                _blas_before = None
+
+
 def compile_in_workers(entries: list[tuple[str, str]]) -> None:
     """Have the worker processes compile the staged modules (``(path, module name)``), and
     wait for them. A failed one is compiled later by whoever loads it."""
     jobs = [service.submit(path, module) for path, module in entries]
-    for job in jobs:
-        job.done.wait()
+    _blas_yields(True)
+    try:
+        for job in jobs:
+            job.done.wait()
+    finally:
+        _blas_yields(False)
 
 
 def _cpus() -> int:
