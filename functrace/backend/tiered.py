@@ -89,7 +89,7 @@ def _blas_yields(start: bool) -> None:
         if start:
             _compiling += 1
             if _compiling == 1:
-                free = max(1, _cpus() - len(service.workers()))
+                free = max(1, _cpus() - min(CompileService.MAX_WORKERS, _cpus()))
                 current = blas_threads()
                 if current is not None and current > free:
                     _blas_before = blas_threads(free)
@@ -104,12 +104,8 @@ def compile_in_workers(entries: list[tuple[str, str]]) -> None:
     """Have the worker processes compile the staged modules (``(path, module name)``), and
     wait for them. A failed one is compiled later by whoever loads it."""
     jobs = [service.submit(path, module) for path, module in entries]
-    _blas_yields(True)
-    try:
-        for job in jobs:
-            job.done.wait()
-    finally:
-        _blas_yields(False)
+    for job in jobs:
+        job.done.wait()
 
 
 def _cpus() -> int:
@@ -262,9 +258,11 @@ class TieredExecutable:
         self.calls = 0
 
     def _run(self) -> None:
+        _blas_yields(True)
         try:
             self.compiled = self._prepare()
         finally:
+            _blas_yields(False)
             self._done.set()
 
     def start(self) -> None:
