@@ -45,7 +45,9 @@ median per-call time over rounds and ``ratio = functrace / other`` (BELOW 1: fun
 faster; "other" is JAX for jitted rows, autograd for eager rows).
 
 ``--memory`` (slow: two new processes per jitted row) runs each jitted implementation alone in
-a child process and reports ``ru_maxrss`` (peak resident set size) after the imports (every
+a child process and reports its peak resident set size (``VmHWM``: ``ru_maxrss`` is inherited
+through ``exec`` on Linux, so a child of this 300 MiB process would report >= 300 MiB
+throughout; it is printed too, for reference) at the start, after the imports (every
 library is imported in every child), after the inputs are built, after the first call (which
 includes tracing and compilation) and after 10 calls, plus the growth from the imports to the
 end. Each child compiles from an empty functrace cache.
@@ -100,7 +102,27 @@ import numpy as np  # noqa: E402
 if _OWN_CACHE:
     atexit.register(shutil.rmtree, os.environ["FUNCTRACE_CACHE_DIR"], True)
 
-_RSS_START = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident set size in KiB.
+
+    Linux's ``ru_maxrss`` survives ``exec``: a child started by a process that had reached
+    300 MiB reports at least 300 MiB from its first instruction on, so it cannot measure a
+    child's own imports. ``VmHWM`` in /proc/self/status is the high-water mark of the
+    process's own address space; ``ru_maxrss`` is the fallback where /proc is missing.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+_RSS_START = _peak_rss_kib()
 
 import models  # noqa: E402
 
@@ -125,7 +147,7 @@ except Exception as e:  # noqa: BLE001 - autograd is optional: the eager rows ar
     print(f"note: autograd not importable ({type(e).__name__}: {e}); eager rows skipped")
     autograd = None
 
-_RSS_IMPORTS = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+_RSS_IMPORTS = _peak_rss_kib()
 
 
 @dataclass
@@ -435,27 +457,29 @@ def run(rows: list[Row], rounds: int, batch_ms: float) -> None:
 # --- peak memory (one child process per implementation) -----------------------------------------
 
 def _memory_child(name: str, index: int, impl: str) -> None:
-    """Build the row's inputs, run ``impl`` 10 times, print the ru_maxrss readings as JSON."""
+    """Build the row's inputs, run ``impl`` 10 times, print the peak-RSS readings as JSON."""
     r = ROWS[name][1]()[index]
-    rss_inputs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_inputs = _peak_rss_kib()
     fn, args = (r.functrace_fn, r.args) if impl == "ft" else (r.other_fn, r.other_args)
     _block(fn(*args))
-    rss_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_first = _peak_rss_kib()
     for _ in range(9):
         _block(fn(*args))
-    rss_end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_end = _peak_rss_kib()
     print(json.dumps({"start": _RSS_START, "imports": _RSS_IMPORTS, "inputs": rss_inputs,
-                      "first": rss_first, "end": rss_end}))
+                      "first": rss_first, "end": rss_end,
+                      "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
 def run_memory(names: list[str]) -> None:
-    """For every jitted row, each implementation alone in a new process: ru_maxrss in MiB."""
-    print("\n[memory] ru_maxrss in MiB (peak RSS) of a child process running one "
-          "implementation: after imports (functrace, jax, autograd, numpy all imported), after "
-          "building the inputs, after the first call (includes compilation), after 10 calls; "
-          "growth = after 10 calls - after imports")
-    print(f"{'row':<26} {'impl':<5} {'imports':>8} {'inputs':>8} {'1st call':>9} {'10 calls':>9} "
-          f"{'growth':>8}")
+    """For every jitted row, each implementation alone in a new process: peak RSS in MiB."""
+    print("\n[memory] peak RSS in MiB (VmHWM, see _peak_rss_kib) of a child process running one "
+          "implementation: at start, after imports (functrace, jax, autograd, numpy all "
+          "imported), after building the inputs, after the first call (includes compilation), "
+          "after 10 calls; growth = after 10 calls - after imports; ru_maxrss = getrusage's "
+          "figure at the end (includes the parent's peak, inherited through exec)")
+    print(f"{'row':<26} {'impl':<5} {'start':>6} {'imports':>8} {'inputs':>8} {'1st call':>9} "
+          f"{'10 calls':>9} {'growth':>8} {'ru_maxrss':>10}")
     flags = ["--all-cores"] if ALL_CORES else []
     for name in names:
         if name in EAGER:
@@ -475,9 +499,10 @@ def run_memory(names: list[str]) -> None:
                 m = json.loads(out.stdout.strip().splitlines()[-1])
                 label = name if n_rows == 1 else f"{name}[{i}]"
                 mib = {k: v / 1024 for k, v in m.items()}
-                print(f"{label:<26} {impl:<5} {mib['imports']:>8.1f} {mib['inputs']:>8.1f} "
-                      f"{mib['first']:>9.1f} {mib['end']:>9.1f} "
-                      f"{mib['end'] - mib['imports']:>8.1f}", flush=True)
+                print(f"{label:<26} {impl:<5} {mib['start']:>6.1f} {mib['imports']:>8.1f} "
+                      f"{mib['inputs']:>8.1f} {mib['first']:>9.1f} {mib['end']:>9.1f} "
+                      f"{mib['end'] - mib['imports']:>8.1f} {mib['ru_maxrss']:>10.1f}",
+                      flush=True)
 
 
 def main() -> None:
