@@ -205,6 +205,36 @@ inlinable_primitives.add(custom_jvp_call_p)
 batching.batch_rules[custom_jvp_call_p] = _custom_jvp_call_batch
 
 
+class _Call:
+    """What ``custom_jvp``/``custom_vjp`` calls share before binding (``_prepare_call``)."""
+
+    __slots__ = ("eager", "static", "dyn", "flat_args", "in_tree", "diff", "call_jaxpr",
+                 "consts", "out_tree")
+
+
+def _prepare_call(fun: Callable, nondiff_argnums, args: tuple) -> _Call:
+    """Split and flatten the arguments of a custom-rule function; outside any transformation
+    run the function itself (``eager``, as JAX does); undifferentiated, trace it (the body is
+    what runs); differentiated, leave the body alone: only the rule runs (it defines the
+    output structure)."""
+    c = _Call()
+    c.eager = _NOT_EAGER
+    c.static, c.dyn = _split_static(args, nondiff_argnums)
+    c.flat_args, c.in_tree = tree_flatten(tuple(c.dyn))
+    c.diff = _differentiated(c.flat_args)
+    if c.diff is core.EvalTrace:
+        c.eager = _call_eagerly(fun, args)
+        if c.eager is not _NOT_EAGER:
+            return c
+        c.diff = None
+    if c.diff is None:
+        c.call_jaxpr, c.consts, c.out_tree = _trace_fun(fun, c.static, c.flat_args, c.in_tree,
+                                                        nondiff_argnums, len(args))
+    else:
+        c.call_jaxpr, c.consts, c.out_tree = None, [], None
+    return c
+
+
 class custom_jvp:
     """A function with a hand-written JVP rule (JAX's ``custom_jvp``).
 
@@ -259,19 +289,11 @@ class custom_jvp:
         name = getattr(self.fun, "__name__", "custom_jvp function")
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function {name}; use defjvp.")
-        static, dyn = _split_static(args, self.nondiff_argnums)
-        flat_args, in_tree = tree_flatten(tuple(dyn))
-        diff = _differentiated(flat_args)
-        if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
-            out = _call_eagerly(self.fun, args)
-            if out is not _NOT_EAGER:
-                return out
-            diff = None
-        if diff is None:
-            call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
-                                                      self.nondiff_argnums, len(args))
-        else:
-            call_jaxpr, consts, out_tree = None, [], None
+        prep = _prepare_call(self.fun, self.nondiff_argnums, args)
+        if prep.eager is not _NOT_EAGER:
+            return prep.eager
+        static, flat_args, in_tree, diff = prep.static, prep.flat_args, prep.in_tree, prep.diff
+        call_jaxpr, consts, out_tree = prep.call_jaxpr, prep.consts, prep.out_tree
         user_jvp = self.jvp
         tree_box = [out_tree]
 
@@ -433,19 +455,12 @@ class custom_vjp:
         name = getattr(self.fun, "__name__", "custom_vjp function")
         if self.fwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function {name}; use defvjp.")
-        static, dyn = _split_static(args, self.nondiff_argnums)
-        flat_args, in_tree = tree_flatten(tuple(dyn))
-        diff = _differentiated(flat_args)
-        if diff is core.EvalTrace:  # outside any transformation: JAX runs the function itself
-            out = _call_eagerly(self.fun, args)
-            if out is not _NOT_EAGER:
-                return out
-            diff = None
-        if diff is None:
-            call_jaxpr, consts, out_tree = _trace_fun(self.fun, static, flat_args, in_tree,
-                                                      self.nondiff_argnums, len(args))
-        else:  # differentiated: only fwd runs (it defines the output structure)
-            call_jaxpr, consts, out_tree = None, [], None
+        prep = _prepare_call(self.fun, self.nondiff_argnums, args)
+        if prep.eager is not _NOT_EAGER:
+            return prep.eager
+        static, flat_args, in_tree, diff = prep.static, prep.flat_args, prep.in_tree, prep.diff
+        call_jaxpr, consts, out_tree = prep.call_jaxpr, prep.consts, prep.out_tree
+        dyn = prep.dyn
         tree_box = [out_tree]
         user_fwd, user_bwd = self.fwd, self.bwd
         nargs = len(args)

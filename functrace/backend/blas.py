@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,30 +45,40 @@ def blas_threads(n: int | None = None) -> int | None:
     return old
 
 
-def _register() -> bool:
+def register_symbols(symbols: Sequence[str]):
+    """Find the library of ``_candidate_libraries`` exporting every one of ``symbols``,
+    register them with LLVM under their own names (so compiled code calls them by name and
+    stays cacheable), and return it as a ``ctypes.CDLL``; None if there is none."""
     try:
         import llvmlite.binding as llb
     except ImportError:  # pragma: no cover - numba always brings llvmlite
-        return False
+        return None
     for path in _candidate_libraries():
         try:
             lib = ctypes.CDLL(path)
-            addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in GEMM_SYMBOLS]
+            addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in symbols]
         except (OSError, AttributeError):
             continue
-        for sym, addr in zip(GEMM_SYMBOLS, addrs):
+        for sym, addr in zip(symbols, addrs):
             llb.add_symbol(sym, addr)
-        global _THREAD_CALLS
-        try:
-            get = lib.scipy_openblas_get_num_threads64_
-            set_ = lib.scipy_openblas_set_num_threads64_
-            get.restype, get.argtypes = ctypes.c_int, []
-            set_.restype, set_.argtypes = None, [ctypes.c_int]
-            _THREAD_CALLS = (get, set_)
-        except AttributeError:
-            pass
-        return True
-    return False
+        return lib
+    return None
+
+
+def _register() -> bool:
+    global _THREAD_CALLS
+    lib = register_symbols(GEMM_SYMBOLS)
+    if lib is None:
+        return False
+    try:
+        get = lib.scipy_openblas_get_num_threads64_
+        set_ = lib.scipy_openblas_set_num_threads64_
+        get.restype, get.argtypes = ctypes.c_int, []
+        set_.restype, set_.argtypes = None, [ctypes.c_int]
+        _THREAD_CALLS = (get, set_)
+    except AttributeError:
+        pass
+    return True
 
 
 BLAS_AVAILABLE = _register()

@@ -1131,15 +1131,7 @@ class Generator:
                 for k, e, a in out_exprs]
         lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
         self.subprograms.append("\n".join(lines) + "\n")
-        # the sub-program's constants (its own and those of what it inlined) become parameters
-        extra = []
-        for c in list(consts) + list(sub.extra_consts):
-            aval = core.get_aval(c)
-            v = Var(aval)
-            self.mat[v] = "array" if aval.ndim else "scalar"
-            self.params.append(v)
-            self.extra_consts.append(c)
-            extra.append(self.name(v))
+        extra = self._consts_as_params(list(consts) + list(sub.extra_consts))
         return fname, extra
 
     # Set on the generator of a loop body (``lower_subprogram_into``): outputs written into the
@@ -1210,16 +1202,22 @@ class Generator:
         if rets:
             lines.append(f"    return ({', '.join(rets)},)")
         self.subprograms.append("\n".join(lines) + "\n")
-        extra = []
-        for c in list(consts) + list(sub.extra_consts):
+        extra = self._consts_as_params(list(consts) + list(sub.extra_consts))
+        ws = [self.scratch(k, shape, dt) for _, shape, dt in sub._workspace]
+        return SubCall(fname, extra, [p is not None for p in out_params], ws)
+
+    def _consts_as_params(self, consts: list) -> list[str]:
+        """A sub-program's constants (its own and those of what it inlined) as parameters of
+        the whole program: their names here."""
+        names = []
+        for c in consts:
             aval = core.get_aval(c)
             v = Var(aval)
             self.mat[v] = "array" if aval.ndim else "scalar"
             self.params.append(v)
             self.extra_consts.append(c)
-            extra.append(self.name(v))
-        ws = [self.scratch(k, shape, dt) for _, shape, dt in sub._workspace]
-        return SubCall(fname, extra, [p is not None for p in out_params], ws)
+            names.append(self.name(v))
+        return names
 
     def _needs_driver(self) -> bool:
         avals = [v.aval for v in self.params] + [v.aval for v in self.jaxpr.outvars]

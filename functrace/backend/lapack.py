@@ -20,11 +20,9 @@ not register and the primitives keep running with NumPy.
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
-from .blas import _candidate_libraries
+from .blas import register_symbols
 
 _PREFIXED = ("potrf", "getrf", "gesv", "syevd", "geqrf", "orgqr", "gesdd")
 
@@ -35,20 +33,7 @@ def _symbols() -> list[str]:
 
 
 def _register() -> bool:
-    try:
-        import llvmlite.binding as llb
-    except ImportError:  # pragma: no cover - numba always brings llvmlite
-        return False
-    for path in _candidate_libraries():
-        try:
-            lib = ctypes.CDLL(path)
-            addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in _symbols()]
-        except (OSError, AttributeError):
-            continue
-        for sym, addr in zip(_symbols(), addrs):
-            llb.add_symbol(sym, addr)
-        return True
-    return False
+    return register_symbols(_symbols()) is not None
 
 
 LAPACK_AVAILABLE = _register()
