@@ -379,3 +379,18 @@ def test_while_and_cond_fill_buffers_in_place():
     assert_close(c, rc)
     assert_close(ys, rys)
     _strict(ft.grad(lambda a, xs: fnp.sum(_cond_in_scan(a, xs, _W)[1]), argnums=(0, 1)), a, xs)
+
+
+def test_cond_branches_needing_workspace_compile():
+    # Regression (found by the fuzzer in CI): lowering the second branch emitted its workspace
+    # allocation between the if and else arms, a syntax error, and the program ran interpreted.
+    def f(x, w):
+        return cond(fnp.sum(x) > -1.0, lambda v: fnp.sin(v) @ w,
+                    lambda v: fnp.cos(v) @ w * 2.0, x)
+
+    x, w = np.arange(3.0), np.ones((3, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback to the interpreter warns
+        got = jit(f)(x, w)
+    np.testing.assert_allclose(got, np.sin(x) @ w, rtol=1e-15)
+    np.testing.assert_allclose(jit(f)(-x, w), np.cos(-x) @ w * 2.0, rtol=1e-15)

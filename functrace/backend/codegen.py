@@ -1775,8 +1775,10 @@ def _kernel_cond(k: KernelContext, e: Eqn) -> None:
     scalars = [o for o, v in zip(k.outs, e.outvars) if not v.aval.ndim]
     idx = k.tmp("ix")
     k.emit(f"{idx} = min(max(np.int64({index}), 0), {len(branches) - 1})")
-    for b, branch in enumerate(branches):
-        fn = k.gen.lower_subprogram_into(branch, k)  # fills the outputs (fresh buffers)
+    # every branch first: lowering one may emit its workspace allocations, which must not land
+    # between the arms of the if/elif/else chain
+    fns = [k.gen.lower_subprogram_into(branch, k) for branch in branches]  # fill the outputs
+    for b, fn in enumerate(fns):
         head = "if" if b == 0 else ("elif" if b < len(branches) - 1 else "else")
         k.emit(f"{head} {idx} == {b}:" if head != "else" else "else:",
                f"    {fn.assign(ops, arrays, scalars)}")
