@@ -1113,12 +1113,7 @@ class Generator:
         Raises ``CodegenError`` if the sub-program needs the Python driver (then the equation
         runs with its NumPy implementation instead).
         """
-        j = closed.jaxpr
-        consts = list(closed.consts)
-        jaxpr = ClosedJaxpr(Jaxpr((), list(j.invars) + list(j.constvars), j.outvars, j.eqns), ())
-        fname = f"{self.prefix}sub{len(self.subprograms)}"
-        sub = Generator(jaxpr, self.dot_mode, prefix=fname + "_")
-        sub._scalar_io = True
+        sub, fname, consts = self._sub_generator(closed)
         in_names, body, out_exprs = sub._prepare()
         if any(st.py for st in body):
             raise CodegenError("a sub-program needs Python between compiled parts")
@@ -1165,12 +1160,7 @@ class Generator:
         nothing if there are none. An output buffer must not share memory with any input.
         Raises ``CodegenError`` if the sub-program needs the Python driver.
         """
-        j = closed.jaxpr
-        consts = list(closed.consts)
-        jaxpr = ClosedJaxpr(Jaxpr((), list(j.invars) + list(j.constvars), j.outvars, j.eqns), ())
-        fname = f"{self.prefix}sub{len(self.subprograms)}"
-        sub = Generator(jaxpr, self.dot_mode, prefix=fname + "_")
-        sub._scalar_io = True
+        sub, fname, consts = self._sub_generator(closed)
         sub._workspace = []
         sub._out_buffers = {}
         sub._placed = set()
@@ -1205,6 +1195,16 @@ class Generator:
         extra = self._consts_as_params(list(consts) + list(sub.extra_consts))
         ws = [self.scratch(k, shape, dt) for _, shape, dt in sub._workspace]
         return SubCall(fname, extra, [p is not None for p in out_params], ws)
+
+    def _sub_generator(self, closed: ClosedJaxpr) -> tuple[Generator, str, list]:
+        """A generator for a sub-program of this one (its constants become its last inputs;
+        0-d values in and out as scalars), the name of its function, and its constants."""
+        j = closed.jaxpr
+        jaxpr = ClosedJaxpr(Jaxpr((), list(j.invars) + list(j.constvars), j.outvars, j.eqns), ())
+        fname = f"{self.prefix}sub{len(self.subprograms)}"
+        sub = Generator(jaxpr, self.dot_mode, prefix=fname + "_")
+        sub._scalar_io = True
+        return sub, fname, list(closed.consts)
 
     def _consts_as_params(self, consts: list) -> list[str]:
         """A sub-program's constants (its own and those of what it inlined) as parameters of
