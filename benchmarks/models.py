@@ -34,8 +34,12 @@ def _init(rng, *shape, scale=None, dtype=np.float32):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
-def _sgd(L, params, grads, lr=0.01):
-    return {k: params[k] - lr * grads[k] for k in params}
+def _sgd_step(L, loss, lr=0.01):
+    """A training step: the loss and its gradient, and every parameter moved by SGD."""
+    def step(p, *batch):
+        value, g = L.value_and_grad(loss)(p, *batch)
+        return value, {k: p[k] - lr * g[k] for k in p}
+    return step
 
 
 def mlp(L, width: int = 512):
@@ -58,11 +62,7 @@ def mlp(L, width: int = 512):
         logp = L.nn.log_softmax(h)
         return -L.np.mean(L.np.sum(logp * y, axis=1))
 
-    def step(p, x, y):
-        value, g = L.value_and_grad(loss)(p, x, y)
-        return value, _sgd(L, p, g)
-
-    return step, (params, x, y)
+    return _sgd_step(L, loss), (params, x, y)
 
 
 def cnn(L, width: int = 16):
@@ -84,11 +84,7 @@ def cnn(L, width: int = 16):
         logits = h.reshape(h.shape[0], -1) @ p["W"] + p["b"]
         return -L.np.mean(L.np.sum(L.nn.log_softmax(logits) * y, axis=1))
 
-    def step(p, x, y):
-        value, g = L.value_and_grad(loss)(p, x, y)
-        return value, _sgd(L, p, g)
-
-    return step, (params, x, y)
+    return _sgd_step(L, loss), (params, x, y)
 
 
 def transformer(L, width: int = 256):
@@ -123,11 +119,7 @@ def transformer(L, width: int = 256):
     def loss(p, x, target):
         return L.np.mean((block(p, x) - target) ** 2)
 
-    def step(p, x, target):
-        value, g = L.value_and_grad(loss)(p, x, target)
-        return value, _sgd(L, p, g)
-
-    return step, (params, x, target)
+    return _sgd_step(L, loss), (params, x, target)
 
 
 def lstm(L, width: int = 64):
@@ -152,11 +144,7 @@ def lstm(L, width: int = 64):
         (h, _), _ = L.lax.scan(cell, (h0, h0), xs)
         return L.np.mean((h @ p["Wout"] - ys) ** 2)
 
-    def step(p, xs, ys):
-        value, g = L.value_and_grad(loss)(p, xs, ys)
-        return value, _sgd(L, p, g)
-
-    return step, (params, xs, ys)
+    return _sgd_step(L, loss), (params, xs, ys)
 
 
 def ode(L, width: int = 32):
@@ -184,11 +172,7 @@ def ode(L, width: int = 32):
         y = L.lax.fori_loop(0, 40, rk4, y0)
         return L.np.mean((y - target) ** 2)
 
-    def step(p, y0, target):
-        value, g = L.value_and_grad(loss)(p, y0, target)
-        return value, _sgd(L, p, g)
-
-    return step, (params, y0, target)
+    return _sgd_step(L, loss), (params, y0, target)
 
 
 def hessian_logreg(L, width: int = 200):
