@@ -11,17 +11,20 @@ the symbol is resolved by name when a cached program is loaded, never baked in a
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
 from numba import njit, types
 
 from . import ufuncs
-from .blas import BLAS_AVAILABLE
+from .blas import BLAS_AVAILABLE, COMPLEX_GEMM_AVAILABLE
 
 __all__ = ["math", "np", "njit", "nt", "BLAS_AVAILABLE", "sgemm", "dgemm", "f_max", "f_min",
            "i_div", "i_rem", "f_rem", "f_ipow", "i_ipow", "f_logistic", "f_sign", "i_sign",
-           "norm_arg", "as_scalar", "f_round", "zero_d", "ptr", "keep_alive", "sincos_f64"]
+           "norm_arg", "as_scalar", "f_round", "zero_d", "ptr", "keep_alive", "sincos_f64",
+           "cmath", "c_div", "c_ipow", "c_pow", "c_sign", "c_log1p", "c_expm1", "c_from_real",
+           "cgemm", "zgemm", "COMPLEX_GEMM_AVAILABLE"]
 
 nt = types
 
@@ -149,6 +152,101 @@ def keep_alive(a, b, c):
     pass
 
 
+# --- complex scalars ------------------------------------------------------------------------
+# Numba has complex arithmetic and cmath; these give NumPy's results where the two differ:
+# division (NumPy scales by the larger part of the divisor, which Numba's complex division does
+# not, and gives inf/nan instead of raising for a zero divisor), integer and complex powers,
+# sign (z/|z| as NumPy 2), and log1p/expm1, which cmath lacks (the formulas NumPy uses).
+
+
+@njit(**_JIT)
+def c_div(x, y):
+    xr, xi, yr, yi = x.real, x.imag, y.real, y.imag
+    ar, ai = abs(yr), abs(yi)
+    if ar >= ai:
+        if ar == 0 and ai == 0:
+            return complex(xr / ar, xi / ar)
+        rat = yi / yr
+        scl = 1.0 / (yr + yi * rat)
+        return complex((xr + xi * rat) * scl, (xi - xr * rat) * scl)
+    rat = yr / yi
+    scl = 1.0 / (yi + yr * rat)
+    return complex((xr * rat + xi) * scl, (xi * rat - xr) * scl)
+
+
+@njit(**_JIT)
+def c_ipow(x, n, one):
+    # x ** n for an integer n by repeated squaring (NumPy's path for small integer exponents);
+    # a negative n divides one by the positive power
+    m = -n if n < 0 else n
+    acc = one
+    base = x
+    while m > 0:
+        if m & 1:
+            acc = acc * base
+        base = base * base
+        m >>= 1
+    return c_div(one, acc) if n < 0 else acc
+
+
+@njit(**_JIT)
+def c_pow(x, y):
+    # NumPy's complex power: 1 for a zero exponent, 0 (or NaN) for a zero base, repeated
+    # squaring for real integer exponents under 100 in magnitude, else exp(y log x)
+    if y.real == 0 and y.imag == 0:
+        return complex(1.0, 0.0)
+    if x.real == 0 and x.imag == 0:
+        if y.real > 0 and y.imag == 0:
+            return complex(0.0, 0.0)
+        return complex(np.nan, np.nan)
+    if y.imag == 0 and y.real == math.floor(y.real) and abs(y.real) < 100:
+        n = int(y.real)
+        if n == 1:
+            return complex(x)
+        if n == 2:
+            return x * x
+        if n == 3:
+            return x * x * x
+        return c_ipow(complex(x), n, complex(1.0, 0.0))
+    return cmath.exp(y * cmath.log(x))
+
+
+@njit(**_JIT)
+def c_sign(x):
+    r, i = x.real, x.imag
+    if r != r or i != i:
+        return complex(np.nan, np.nan)
+    if math.isinf(r):
+        if math.isinf(i):
+            return complex(np.nan, np.nan)
+        return complex(1.0 if r > 0 else -1.0, 0.0)
+    if math.isinf(i):
+        return complex(0.0, 1.0 if i > 0 else -1.0)
+    a = math.hypot(r, i)
+    if a == 0:
+        return complex(0.0, 0.0)
+    return complex(r / a, i / a)
+
+
+@njit(**_JIT)
+def c_log1p(x):
+    r = x.real + 1
+    return complex(math.log(math.hypot(r, x.imag)), math.atan2(x.imag, r))
+
+
+@njit(**_JIT)
+def c_expm1(x):
+    h = math.sin(x.imag / 2)
+    return complex(math.expm1(x.real) * math.cos(x.imag) - 2 * h * h,
+                   math.exp(x.real) * math.sin(x.imag))
+
+
+@njit(**_JIT)
+def c_from_real(x):
+    # a real (or bool, or integer) value as a complex one with a zero imaginary part
+    return complex(np.float64(x), 0.0)
+
+
 # --- float64 sin/cos on a block, vectorisable -------------------------------------------------
 # NumPy (glibc) computes float64 sin/cos one element at a time (7 ns each here). This is musl's
 # algorithm (Cody-Waite reduction by pi/2 in three exact steps, then the __sin/__cos kernels)
@@ -235,6 +333,14 @@ if BLAS_AVAILABLE:
         *_args, types.float64, _i64, _i64, _i64, _i64, types.float64, _i64, _i64))
 else:  # pragma: no cover - code generation does not call them then
     sgemm = dgemm = None
+
+if COMPLEX_GEMM_AVAILABLE:
+    # complex GEMMs take alpha and beta by pointer (to one complex number each)
+    _cargs = (*_args, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _i64)
+    cgemm = types.ExternalFunction("scipy_cblas_cgemm64_", types.void(*_cargs))
+    zgemm = types.ExternalFunction("scipy_cblas_zgemm64_", types.void(*_cargs))
+else:  # pragma: no cover - complex products then run as loops
+    cgemm = zgemm = None
 
 # The vectorisable functions of vecblocks.INLINE_MATH as ordinary (cached) functions:
 # vm_<name>_<f32|f64>. Calls are inlined by LLVM after linking, which vectorises the loops

@@ -3,9 +3,10 @@
 Numba's own ``np.dot`` goes through SciPy's BLAS, which brings a second OpenBLAS into the
 process; two OpenBLAS thread pools competing for the same cores were measured four times slower
 than one. NumPy 2 wheels ship ``scipy-openblas`` (64-bit integer interface, symbols prefixed
-``scipy_``) in ``numpy.libs``: we register its ``cblas_?gemm`` with LLVM under their own names so
-generated code declares them as external functions (see ``_support.py``), which also keeps that
-code cacheable on disk (it refers to symbols, not to this process's addresses).
+``scipy_``) in ``numpy.libs``: we register its ``cblas_?gemm`` (s, d, c, z) with LLVM under
+their own names so generated code declares them as external functions (see ``_support.py``),
+which also keeps that code cacheable on disk (it refers to symbols, not to this process's
+addresses).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 GEMM_SYMBOLS = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
+# registered on their own: a library without them still serves the real GEMMs
+COMPLEX_GEMM_SYMBOLS = ("scipy_cblas_cgemm64_", "scipy_cblas_zgemm64_")
 
 
 def _candidate_libraries() -> list[str]:
@@ -82,3 +85,4 @@ def _register() -> bool:
 
 
 BLAS_AVAILABLE = _register()
+COMPLEX_GEMM_AVAILABLE = BLAS_AVAILABLE and register_symbols(COMPLEX_GEMM_SYMBOLS) is not None

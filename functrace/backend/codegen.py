@@ -1221,7 +1221,7 @@ class Generator:
 
     def _needs_driver(self) -> bool:
         avals = [v.aval for v in self.params] + [v.aval for v in self.jaxpr.outvars]
-        return any(a.dtype not in kernels.NJIT_DTYPES for a in avals)
+        return any(a.dtype not in kernels.COMPILED_DTYPES for a in avals)
 
     def _njit_source(self, in_names, body: list[Stmt], out_exprs) -> str:
         sig = ", ".join(_numba_type(v.aval.dtype, v.aval.ndim) for v in self.params)
@@ -1448,9 +1448,11 @@ def _kernel_dot_general(k: KernelContext, e: Eqn) -> None:
     N = math.prod(ra.shape[d] for d in rf)
     L, R = k.ins
     O = k.outs[0]
-    blas_ok = (la.dtype == ra.dtype == oa.dtype and oa.dtype in (np.float32, np.float64)
+    blas_ok = (la.dtype == ra.dtype == oa.dtype and oa.dtype in _GEMMS
                and M * N * K * max(B, 1) >= SMALL_DOT and min(M, N, K) > 0 and oa.ndim > 0)
     mode = k.gen.dot_mode
+    if oa.dtype in kernels.COMPLEX_DTYPES and mode == "blas" and not _complex_gemm():
+        blas_ok = False
     if blas_ok and mode == "python":
         return _dot_numpy(k, la, ra, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O)
     if blas_ok and mode == "blas" and _blas_available():
@@ -1461,6 +1463,16 @@ def _kernel_dot_general(k: KernelContext, e: Eqn) -> None:
 def _blas_available() -> bool:
     from .blas import BLAS_AVAILABLE
     return BLAS_AVAILABLE
+
+
+# GEMM per dtype; the complex ones take alpha and beta by pointer
+_GEMMS = {np.dtype(np.float32): "sgemm", np.dtype(np.float64): "dgemm",
+          np.dtype(np.complex64): "cgemm", np.dtype(np.complex128): "zgemm"}
+
+
+def _complex_gemm() -> bool:
+    from .blas import COMPLEX_GEMM_AVAILABLE
+    return COMPLEX_GEMM_AVAILABLE
 
 
 def _dot_loops(k, la, ra, oa, lb, lc, lf, rb, rc, rf, L, R, O):
@@ -1538,11 +1550,16 @@ def _dot_blas(k, la, ra, oa, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O):
     else:
         R = _perm_copy(k, R, ra, rb + rc + rf)
         tb = False
-    gemm = "sgemm" if oa.dtype == np.float32 else "dgemm"
+    gemm = _GEMMS[oa.dtype]
     isz = oa.dtype.itemsize
     lda = M if ta else K
     ldb = K if tb else N
     one, zero = const(1, oa.dtype), const(0, oa.dtype)
+    ab = None
+    if oa.dtype in kernels.COMPLEX_DTYPES:
+        ab = k.tmp("ab")
+        k.emit(f"{ab} = np.array([{one}, {zero}])")
+        one, zero = f"ptr({ab})", f"ptr({ab}) + {isz}"
     ta_c, tb_c = (112 if ta else 111), (112 if tb else 111)
     if B == 1:
         k.emit(f"{gemm}(101, {ta_c}, {tb_c}, {M}, {N}, {K}, {one}, ptr({L}), {lda}, "
@@ -1556,6 +1573,8 @@ def _dot_blas(k, la, ra, oa, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O):
     # Numba frees an array right after its last use in the source: the raw pointers above do
     # not count, so the operands are used once more after the call.
     k.emit(f"keep_alive({L}, {R}, {O})")
+    if ab is not None:
+        k.emit(f"keep_alive({ab}, {ab}, {ab})")
 
 
 def _dot_numpy(k, la, ra, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O):
@@ -1866,7 +1885,7 @@ def kernel_for(e: Eqn) -> Callable | None:
     if fn is None:
         return None
     avals = [a.aval for a in e.invars] + [v.aval for v in e.outvars]
-    if any(a.dtype not in kernels.NJIT_DTYPES for a in avals):
+    if any(a.dtype not in kernels.NJIT_DTYPES for a in avals) and not kernels.complex_supported(e):
         return None
     if p is shapes.dynamic_update_slice_p and e.invars[0].aval.ndim == 0:
         return None

@@ -29,11 +29,15 @@ from .. import core, dtypes
 from ..core import Primitive
 from ..ops import elementwise as ew
 from ..ops import indexing, reductions, shapes, structural
-from . import rules
+from . import linalg_lowerings, rules  # noqa: F401 - linalg_lowerings registers LAPACK kernels
 
 NJIT_DTYPES = frozenset(np.dtype(t) for t in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
     np.float32, np.float64))
+# Complex values compile too, but only through the primitives that have complex lowerings
+# (``complex_supported``); any other equation touching them runs with NumPy.
+COMPLEX_DTYPES = frozenset(np.dtype(t) for t in (np.complex64, np.complex128))
+COMPILED_DTYPES = NJIT_DTYPES | COMPLEX_DTYPES
 
 
 def primitives_by_name() -> dict[str, Primitive]:
@@ -114,6 +118,11 @@ def const(val, dtype) -> str:
         return f"np.{dtype.name}({body})"
     if dtypes.is_integer(dtype):
         return f"np.{dtype.name}({int(v)})"
+    if dtypes.is_complex(dtype):
+        # built from its parts: the repr of a complex NaN or infinity is not an expression
+        part = np.dtype(np.float64)
+        return (f"np.{dtype.name}(complex({const(v.real, part)}, "
+                f"{const(v.imag, part)}))")
     return f"np.{dtype.name}({v!r})"
 
 
@@ -368,6 +377,8 @@ def elementwise_expr(eqn: core.Eqn, args: list[str]) -> str | None:
     prim = eqn.primitive
     in_dtypes = [a.aval.dtype for a in eqn.invars]
     out = eqn.outvars[0].aval.dtype
+    if out in COMPLEX_DTYPES or any(d in COMPLEX_DTYPES for d in in_dtypes):
+        return _complex_expr(eqn, args, in_dtypes, out)
     if any(d not in NJIT_DTYPES for d in in_dtypes) or out not in NJIT_DTYPES:
         return None
     vm = vecmath_function(eqn)
@@ -388,6 +399,153 @@ def elementwise_expr(eqn: core.Eqn, args: list[str]) -> str | None:
 
 def is_elementwise(prim: Primitive) -> bool:
     return prim in rules.scalar_lowerings or prim in _OVERRIDES
+
+
+# ---------------------------------------------------------------------------------------------
+# Complex scalars
+# ---------------------------------------------------------------------------------------------
+# Numba compiles complex arithmetic and ``cmath``; ``_support.c_*`` give NumPy's results where
+# the plain expression would not (division, powers, sign, log1p, expm1). The fast paths of
+# ``vecmath``/``vecblocks``/``ufuncs`` are real-only and never see these equations
+# (``vecmath_function`` and ``codegen.vector_op`` match float dtypes only). Every expression is
+# computed in complex128 or float64 where Numba widens, then cast to the equation's dtype.
+
+_COMPLEX_SCALAR: dict[Primitive, object] = {}
+
+
+def _complex(prim: Primitive):
+    def deco(fn):
+        _COMPLEX_SCALAR[prim] = fn
+        return fn
+    return deco
+
+
+def _cplx_template(fmt: str):
+    return lambda a, ins, out, **p: fmt.format(*a)
+
+
+for _p, _fmt in (
+        (ew.add_p, "({0} + {1})"), (ew.sub_p, "({0} - {1})"), (ew.mul_p, "({0} * {1})"),
+        (ew.neg_p, "(-{0})"), (ew.div_p, "c_div({0}, {1})"), (ew.pow_p, "c_pow({0}, {1})"),
+        (ew.sqrt_p, "cmath.sqrt({0})"), (ew.exp_p, "cmath.exp({0})"),
+        (ew.log_p, "cmath.log({0})"), (ew.log1p_p, "c_log1p({0})"),
+        (ew.expm1_p, "c_expm1({0})"), (ew.sin_p, "cmath.sin({0})"),
+        (ew.cos_p, "cmath.cos({0})"), (ew.tan_p, "cmath.tan({0})"),
+        (ew.sinh_p, "cmath.sinh({0})"), (ew.cosh_p, "cmath.cosh({0})"),
+        (ew.tanh_p, "cmath.tanh({0})"), (ew.abs_p, "abs({0})"), (ew.sign_p, "c_sign({0})"),
+        (ew.conj_p, "{0}.conjugate()"), (ew.real_p, "{0}.real"), (ew.imag_p, "{0}.imag"),
+        (ew.complex_p, "complex({0}, {1})"), (ew.eq_p, "({0} == {1})"),
+        (ew.ne_p, "({0} != {1})"), (ew.is_finite_p, "cmath.isfinite({0})"),
+        (ew.stop_gradient_p, "{0}"), (ew.select_n_p, "({2} if {0} else {1})")):
+    _COMPLEX_SCALAR[_p] = _cplx_template(_fmt)
+del _p, _fmt
+
+
+@_complex(ew.rsqrt_p)
+def _c_rsqrt(a, ins, out, **p):
+    return f"c_div(complex(1.0, 0.0), cmath.sqrt({a[0]}))"
+
+
+@_complex(ew.integer_pow_p)
+def _c_integer_pow(a, ins, out, *, y, **p):
+    x = a[0]
+    if y == 0:
+        return "complex(1.0, 0.0)"
+    if y == 1:
+        return x
+    if y == 2:
+        return f"({x} * {x})"
+    if y == 3:
+        return f"({x} * {x} * {x})"
+    # NumPy's np.power takes this path for integer exponents under 100 in magnitude; beyond,
+    # its libm cpow is exp(y log x), which repeated squaring matches to rounding
+    return f"c_ipow({x}, {int(y)}, {const(1, out)})"
+
+
+@_complex(ew.convert_element_type_p)
+def _c_convert(a, ins, out, **p):
+    src, dst = np.dtype(ins[0]), np.dtype(out)
+    x = a[0]
+    if src == dst:
+        return x
+    if dst in COMPLEX_DTYPES:
+        if src in COMPLEX_DTYPES:
+            return x
+        return f"c_from_real({x})"
+    # complex -> real: the imaginary part is dropped, as the interpreter does (lax's rule;
+    # NumPy's astype would also warn)
+    if dst == np.bool_:
+        return f"({x} != 0)"
+    re = f"{x}.real"
+    if dtypes.is_integer(dst):
+        return f"(np.{dst.name}({re}) if np.isfinite({re}) else np.{dst.name}(0))"
+    return re
+
+
+def _complex_expr(eqn: core.Eqn, args: list[str], in_dtypes, out) -> str | None:
+    if out not in COMPILED_DTYPES or any(d not in COMPILED_DTYPES for d in in_dtypes):
+        return None
+    fn = _COMPLEX_SCALAR.get(eqn.primitive)
+    if fn is None:
+        return None
+    expr = fn(args, in_dtypes, out, **eqn.params)
+    if out == np.bool_:
+        return expr
+    return cast(expr, out)
+
+
+def complex_supported(eqn: core.Eqn) -> bool:
+    """Whether an equation with complex operands or results has a compiled lowering for them
+    (a scalar expression, a view, a reduction or a kernel that handles complex values)."""
+    avals = [a.aval for a in eqn.invars] + [v.aval for v in eqn.outvars]
+    if any(a.dtype not in COMPILED_DTYPES for a in avals):
+        return False
+    p = eqn.primitive
+    if p in _COMPLEX_SCALAR or p in _VIEWS or p in _COMPLEX_REDUCERS:
+        return True
+    accept = complex_kernels().get(p)
+    return accept is not None and accept(eqn)
+
+
+def _always(eqn: core.Eqn) -> bool:
+    return True
+
+
+def _lapack_double(eqn: core.Eqn) -> bool:
+    # the LAPACK kernels compute complex in complex128, as NumPy's linalg does; a complex64
+    # operand would need a widened copy that the generic lowering does not make
+    return all(a.aval.dtype != np.complex64 for a in eqn.invars)
+
+
+# Kernels (``codegen._KERNELS``, ``rules.kernel_lowerings``) that handle complex values, by
+# built-in primitive name, each with a predicate on the equation. Others (cummax, cummin,
+# scatter_min/max, sort: orderings of complex numbers) run with NumPy.
+_COMPLEX_KERNEL_NAMES: dict[str, object] = {
+    "dot_general": _always, "cumsum": _always, "cumprod": _always,
+    "dynamic_update_slice": _always, "scatter_add": _always, "scatter_mul": _always,
+    "scatter": _always, "while": _always, "cond": _always, "scan": _always,
+    "optimization_barrier": _always, "linalg_solve": _lapack_double, "det": _lapack_double,
+    "slogdet": _lapack_double, "eig": _always,
+}
+_complex_kernels: dict[Primitive, object] | None = None
+
+
+def _lower_eig(k, eqn) -> None:
+    # the general eigenproblem through LAPACK's geev (backend/lapack.py, imported on use)
+    from .lapack import lower_eig
+    lower_eig(k, eqn)
+
+
+rules.kernel_lowerings.setdefault(builtin_primitive("eig"), _lower_eig)
+
+
+def complex_kernels() -> dict[Primitive, object]:
+    """``_COMPLEX_KERNEL_NAMES`` keyed by the built-in primitives (built on first use: the
+    control-flow modules import the backend lazily)."""
+    global _complex_kernels
+    if _complex_kernels is None:
+        _complex_kernels = {builtin_primitive(n): f for n, f in _COMPLEX_KERNEL_NAMES.items()}
+    return _complex_kernels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,6 +622,14 @@ def _view_rev(eqn, idx, read):
     dims = set(eqn.params["dimensions"])
     shape = eqn.invars[0].aval.shape
     return read(0, [f"({shape[j] - 1} - {i})" if j in dims else i for j, i in enumerate(idx)])
+
+
+def _view_roll(eqn, idx, read):
+    # out[i] = x[(i - s) mod n] with 0 < s < n: one comparison instead of an integer modulo
+    shape = eqn.invars[0].aval.shape
+    shift = dict(zip(eqn.params["axes"], eqn.params["shifts"]))
+    return read(0, [f"({i} - {shift[j]} if {i} >= {shift[j]} else {i} + {shape[j] - shift[j]})"
+                    if j in shift else i for j, i in enumerate(idx)])
 
 
 def _view_slice(eqn, idx, read):
@@ -550,6 +716,7 @@ _VIEWS = {
     shapes.squeeze_p: _view_squeeze,
     shapes.expand_dims_p: _view_expand_dims,
     shapes.rev_p: _view_rev,
+    shapes.roll_p: _view_roll,
     shapes.slice_p: _view_slice,
     shapes.pad_p: _view_pad,
     shapes.concatenate_p: _view_concatenate,
@@ -564,7 +731,7 @@ def view_lowering(eqn: core.Eqn):
         fn = _VIEWS.get(eqn.primitive)
     if fn is None:
         return None
-    if any(a.aval.dtype not in NJIT_DTYPES for a in list(eqn.invars) + list(eqn.outvars)):
+    if any(a.aval.dtype not in COMPILED_DTYPES for a in list(eqn.invars) + list(eqn.outvars)):
         return None
     if eqn.primitive is structural.reshape_p and eqn.params.get("dimensions") is not None:
         return None
@@ -606,8 +773,11 @@ def _highest(dt):
 
 def _sum_acc(dt):
     # float32 sums accumulate in float64: NumPy sums pairwise, a float32 running sum would lose
-    # several digits on long axes
-    return np.dtype(np.float64) if np.dtype(dt) == np.float32 else np.dtype(dt)
+    # several digits on long axes (complex64 in complex128 likewise)
+    dt = np.dtype(dt)
+    if dt == np.float32:
+        return np.dtype(np.float64)
+    return np.dtype(np.complex128) if dt == np.complex64 else dt
 
 
 _REDUCERS = {
@@ -629,12 +799,20 @@ _REDUCERS = {
 }
 
 
+# sums and products of complex values compile; max/min/argmax/argmin (NumPy orders complex
+# numbers lexicographically) run with NumPy
+_COMPLEX_REDUCERS = frozenset({reductions.reduce_sum_p, reductions.reduce_prod_p})
+
+
 def reducer_for(eqn: core.Eqn) -> Reducer | None:
     r = rules.reduce_lowerings.get(eqn.primitive) or _REDUCERS.get(eqn.primitive)
     if r is None:
         return None
-    if any(a.aval.dtype not in NJIT_DTYPES for a in list(eqn.invars) + list(eqn.outvars)):
-        return None
+    avals = [a.aval for a in list(eqn.invars) + list(eqn.outvars)]
+    if any(a.dtype not in NJIT_DTYPES for a in avals):
+        if eqn.primitive not in _COMPLEX_REDUCERS or rules.reduce_lowerings.get(eqn.primitive) \
+                or any(a.dtype not in COMPILED_DTYPES for a in avals):
+            return None
     return r
 
 
@@ -694,8 +872,6 @@ def lowerings_of(prim: Primitive) -> dict[str, object]:
 # implementation from the Python driver, with a one-time "no compiled lowering" warning
 # (``tests/test_backend_registry.py`` checks this list is exactly the set of them).
 NUMPY_FALLBACKS: dict[str, str] = {
-    "eig": "non-symmetric eigendecomposition: its results are complex, and compiled code only "
-           "handles real dtypes (NJIT_DTYPES); NumPy's LAPACK geev runs it",
     "igamma": "regularised lower incomplete gamma: the series / continued fraction iterates "
               "to a per-element tolerance; no scalar lowering written yet",
     "igammac": "regularised upper incomplete gamma: as igamma, no scalar lowering written yet",
@@ -706,15 +882,14 @@ NUMPY_FALLBACKS: dict[str, str] = {
                   "its implementation raises the 'forward mode over custom_vjp' error",
 }
 
-# Built-in primitives of complex values: they have scalar templates, but an operand or the
-# result is always complex, which compiled code does not handle (not in NJIT_DTYPES), so they
-# too run with NumPy under jit.
-NUMPY_ONLY_DTYPES: dict[str, str] = {
-    "complex": "builds a complex value from real and imaginary parts: the result is complex",
-    "conj": "complex conjugate: defined for complex operands only",
-    "real": "real part: defined for complex operands only",
-    "imag": "imaginary part: defined for complex operands only",
-}
+# Built-in primitives that have lowerings, but none for complex values although their
+# operands or results are always complex: under jit they would run with NumPy. Empty since
+# complex scalars compile (``_COMPLEX_SCALAR``: complex, conj, real and imag among them) and eig
+# runs through LAPACK's geev. Other primitives on complex values without a complex lowering
+# (max/min and the orderings: comparisons, sort, cummax, argmax; the special functions; the
+# decompositions other than solve/det/slogdet/eig) run with NumPy, as ``complex_supported``
+# decides per equation.
+NUMPY_ONLY_DTYPES: dict[str, str] = {}
 
 
 class _CallProbe:

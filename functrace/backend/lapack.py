@@ -11,8 +11,11 @@ generated code reshapes its buffers), never writes its inputs (LAPACK factors in
 inputs are copied into the outputs first) and loops over the batch. A matrix whose
 factorisation fails gets what the NumPy implementation gives it (NaNs, as JAX does).
 
-Float32 and float64 only: the compiled backend has no complex arrays (complex programs run
-with the NumPy implementations).
+Real kernels take float32 and float64 (the lowerings pass float32 through float64 copies, as
+NumPy's ``linalg`` computes); ``lp_solve``, ``lp_slogdet`` and ``lp_det`` also take complex128
+(``zgesv``/``zgetrf``), and ``lp_eig`` runs the general eigenproblem through ``dgeev`` (real
+input) or ``zgeev`` (complex input), giving NumPy's complex eigenvalues and unit-norm
+eigenvectors in the same order (``lower_eig`` emits it for the ``eig`` primitive).
 
 ``LAPACK_AVAILABLE`` is False when the library or a symbol is missing; the lowerings then do
 not register and the primitives keep running with NumPy.
@@ -27,9 +30,17 @@ from .blas import register_symbols
 _PREFIXED = ("potrf", "getrf", "gesv", "syevd", "geqrf", "orgqr", "gesdd")
 
 
+# complex128 routines (complex64 operands are widened first, as NumPy's linalg does)
+_COMPLEX = ("gesv", "getrf", "geev")
+
+
 def _symbols() -> list[str]:
     syms = [f"scipy_LAPACKE_{t}{r}64_" for r in _PREFIXED for t in "sd"]
     return syms + ["scipy_cblas_strsm64_", "scipy_cblas_dtrsm64_"]
+
+
+def _complex_symbols() -> list[str]:
+    return ["scipy_LAPACKE_dgeev64_"] + [f"scipy_LAPACKE_z{r}64_" for r in _COMPLEX]
 
 
 def _register() -> bool:
@@ -37,8 +48,49 @@ def _register() -> bool:
 
 
 LAPACK_AVAILABLE = _register()
+# registered on their own: without them the real kernels still work, and complex solve/det
+# and eig run with NumPy
+COMPLEX_LAPACK_AVAILABLE = LAPACK_AVAILABLE and register_symbols(_complex_symbols()) is not None
 
-__all__ = ["LAPACK_AVAILABLE"]
+__all__ = ["LAPACK_AVAILABLE", "COMPLEX_LAPACK_AVAILABLE"]
+
+
+def lower_eig(k, eqn) -> None:
+    """The ``eig`` primitive's compiled lowering: ``lp_eig`` on the operand viewed as a stack
+    of matrices (float32/complex64 through float64/complex128 copies, as NumPy computes), the
+    results rounded into the outputs. ``CodegenError`` keeps the NumPy implementation when the
+    routines are missing or the matrices empty."""
+    from .codegen import CodegenError
+    if not COMPLEX_LAPACK_AVAILABLE:
+        raise CodegenError("NumPy's bundled LAPACK has no dgeev/zgeev")
+    a = eqn.invars[0].aval
+    if any(d == 0 for d in a.shape):
+        raise CodegenError("empty matrices run with NumPy")
+    n = a.shape[-1]
+    nb = int(np.prod(a.shape[:-2], dtype=np.int64))
+    cplx = a.dtype.kind == "c"
+    wide = "np.complex128" if cplx else "np.float64"
+    src = f"{k.ins[0]}.reshape(({nb}, {n}, {n}))"
+    if a.dtype not in (np.float64, np.complex128):
+        t = k.tmp("u")
+        k.emit(f"{t} = {src}.astype({wide})")
+        src = t
+    vectors = bool(eqn.params["compute_eigenvectors"])
+    shapes = [(nb, n), (nb, n, n)][:len(eqn.outvars)]
+    args, after = [], []
+    for name, v, shape in zip(k.outs, eqn.outvars, shapes):
+        if v.aval.dtype == np.complex128:
+            args.append(f"{name}.reshape({shape})")
+            continue
+        t = k.tmp("u")
+        k.emit(f"{t} = np.empty({shape}, np.complex128)")
+        args.append(t)
+        after.append(f"{name}.reshape({shape})[:] = {t}")
+    if not vectors:
+        t = k.tmp("u")
+        k.emit(f"{t} = np.empty((1, 1, 1), np.complex128)")
+        args.append(t)
+    k.emit(f"lp_eig({src}, {', '.join(args)}, {vectors})", *after)
 
 if LAPACK_AVAILABLE:
     from numba import njit, types
@@ -67,6 +119,17 @@ if LAPACK_AVAILABLE:
         _EXT[_t, "trsm"] = types.ExternalFunction(
             f"scipy_cblas_{_t}trsm64_",
             types.void(_i32, _i32, _i32, _i32, _i32, _i64, _i64, _ft, _i64, _i64, _i64, _i64))
+    if COMPLEX_LAPACK_AVAILABLE:
+        _EXT["z", "gesv"] = _ext("scipy_LAPACKE_zgesv64_", _i32, _i64, _i64, _i64, _i64, _i64,
+                                 _i64, _i64)
+        _EXT["z", "getrf"] = _ext("scipy_LAPACKE_zgetrf64_", _i32, _i64, _i64, _i64, _i64, _i64)
+        # (layout, jobvl, jobvr, n, a, lda, wr, wi, vl, ldvl, vr, ldvr); z: w instead of wr, wi
+        _EXT["d", "geev"] = _ext("scipy_LAPACKE_dgeev64_", _i32, _ch, _ch, _i64, _i64, _i64,
+                                 _i64, _i64, _i64, _i64, _i64, _i64)
+        _EXT["z", "geev"] = _ext("scipy_LAPACKE_zgeev64_", _i32, _ch, _ch, _i64, _i64, _i64,
+                                 _i64, _i64, _i64, _i64, _i64)
+    _LETTER = {types.float32: "s", types.float64: "d", types.complex64: "c",
+               types.complex128: "z"}
 
     _ROW, _COL = 101, 102  # LAPACK_ROW_MAJOR, LAPACK_COL_MAJOR
 
@@ -79,7 +142,7 @@ if LAPACK_AVAILABLE:
     def _call_overload(name, like, *args):
         if not isinstance(name, types.StringLiteral):
             return None  # Numba retries with the literal routine name
-        routine = _EXT["s" if like.dtype == types.float32 else "d", name.literal_value]
+        routine = _EXT[_LETTER[like.dtype], name.literal_value]
 
         def impl(name, like, *args):
             return routine(*args)
@@ -152,10 +215,27 @@ if LAPACK_AVAILABLE:
                 out[i] = np.nan
         _keep(work, piv, out)
 
+    def _sign_of(d):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_sign_of)
+    def _sign_of_overload(d):
+        # a pivot's contribution to the determinant's sign: -1/+1 (a NaN pivot counts as
+        # positive, as in NumPy), or d/|d| for complex pivots
+        if isinstance(d, types.Complex):
+            def impl(d):
+                m = abs(d)
+                return complex(d.real / m, d.imag / m)
+        else:
+            def impl(d):
+                return -1.0 if d < 0 else 1.0
+        return impl
+
     @njit(cache=True)
     def lp_slogdet(a, sign, logdet):
         """Signs and log|det| of ``a`` (nb, n, n) into ``sign``/``logdet`` (nb,), by LU with
-        partial pivoting; a singular matrix gives sign 0 and logdet -inf (as NumPy)."""
+        partial pivoting; a singular matrix gives sign 0 and logdet -inf (as NumPy). Complex
+        matrices get the complex sign (the product of the pivots' d/|d|)."""
         nb, n = a.shape[0], a.shape[1]
         work = np.empty((n, n), a.dtype)
         piv = np.empty(max(n, 1), np.int64)
@@ -166,14 +246,13 @@ if LAPACK_AVAILABLE:
                 sign[i] = 0
                 logdet[i] = -np.inf
                 continue
-            s = 1.0
+            s = 1.0  # Numba widens it to complex for complex pivots
             acc = 0.0
             for j in range(n):
                 d = work[j, j]
                 if piv[j] != j + 1:
                     s = -s
-                if d < 0:
-                    s = -s
+                s = s * _sign_of(d)
                 acc += np.log(abs(d))
             sign[i] = s
             logdet[i] = acc
@@ -184,7 +263,7 @@ if LAPACK_AVAILABLE:
         """Determinants of ``a`` (nb, n, n) into ``out`` (nb,): sign * exp(log|det|)."""
         nb = a.shape[0]
         sign = np.empty(nb, out.dtype)
-        logdet = np.empty(nb, out.dtype)
+        logdet = np.empty(nb, np.float64)  # real kernels run in float64 (float32 is widened)
         lp_slogdet(a, sign, logdet)
         for i in range(nb):
             out[i] = sign[i] * np.exp(logdet[i])
@@ -284,5 +363,84 @@ if LAPACK_AVAILABLE:
                         t += vh[b, q, i] * p[q] * u[b, j, q]
                     out[b, i, j] = t * sg
 
+    @njit(cache=True)
+    def lp_eig(a, w, v, vectors):
+        """Eigenvalues ``w`` (nb, n) and, with ``vectors``, right eigenvectors (columns of
+        ``v``, (nb, n, n)) of general ``a`` (nb, n, n; float64 or complex128), both complex128,
+        by geev as NumPy's ``linalg.eig``/``eigvals``: unit-norm vectors, LAPACK's order, a
+        complex pair of a real matrix as v_j = x + iy, v_j+1 = x - iy. A matrix with a NaN or
+        infinity, or one whose iteration fails, gives NaNs (the interpreter's result)."""
+        nb, n = a.shape[0], a.shape[1]
+        work = np.empty((n, n), a.dtype)
+        vr = np.empty((n, n) if vectors else (1, 1), a.dtype)
+        ldv = n if vectors else 1
+        jobvr = np.int8(86) if vectors else np.int8(78)
+        wr = np.empty(n, a.dtype)
+        wi = np.empty(n, a.dtype)
+        for b in range(nb):
+            work[:] = a[b]
+            info = 1
+            if np.all(np.isfinite(work)):
+                info = _geev(work, wr, wi, vr, jobvr, ldv)
+            if info != 0:
+                w[b] = np.nan
+                if vectors:
+                    v[b] = np.nan
+                continue
+            _unpack_eig(wr, wi, vr, w[b], v[b] if vectors else v[0], vectors)
+        _keep(work, vr, wr, wi)
+
+    def _geev(a, wr, wi, vr, jobvr, ldv):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_geev)
+    def _geev_overload(a, wr, wi, vr, jobvr, ldv):
+        # right eigenvectors only (jobvl 'N'); zgeev returns w, dgeev its real and imaginary
+        # parts separately
+        if isinstance(a.dtype, types.Complex):
+            def impl(a, wr, wi, vr, jobvr, ldv):
+                n = a.shape[0]
+                return _call("geev", a, _ROW, np.int8(78), jobvr, n, _ptr(a), n, _ptr(wr),
+                             _ptr(vr), 1, _ptr(vr), ldv)
+            return impl
+
+        def impl_real(a, wr, wi, vr, jobvr, ldv):
+            n = a.shape[0]
+            return _call("geev", a, _ROW, np.int8(78), jobvr, n, _ptr(a), n, _ptr(wr),
+                         _ptr(wi), _ptr(vr), 1, _ptr(vr), ldv)
+        return impl_real
+
+    def _unpack_eig(wr, wi, vr, w, v, vectors):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_unpack_eig)
+    def _unpack_eig_overload(wr, wi, vr, w, v, vectors):
+        if isinstance(wr.dtype, types.Complex):
+            def impl(wr, wi, vr, w, v, vectors):
+                w[:] = wr
+                if vectors:
+                    v[:] = vr
+            return impl
+
+        def impl_real(wr, wi, vr, w, v, vectors):
+            n = wr.shape[0]
+            j = 0
+            while j < n:
+                if wi[j] == 0 or j + 1 == n:
+                    w[j] = complex(wr[j], wi[j])
+                    if vectors:
+                        for i in range(n):
+                            v[i, j] = complex(vr[i, j], 0.0)
+                    j += 1
+                else:
+                    w[j] = complex(wr[j], wi[j])
+                    w[j + 1] = complex(wr[j + 1], wi[j + 1])
+                    if vectors:
+                        for i in range(n):
+                            v[i, j] = complex(vr[i, j], vr[i, j + 1])
+                            v[i, j + 1] = complex(vr[i, j], -vr[i, j + 1])
+                    j += 2
+        return impl_real
+
     __all__ += ["lp_cholesky", "lp_triangular_solve", "lp_solve", "lp_slogdet", "lp_det",
-                "lp_eigh", "lp_qr", "lp_svd", "lp_svdvals", "lp_adjugate"]
+                "lp_eigh", "lp_qr", "lp_svd", "lp_svdvals", "lp_adjugate", "lp_eig"]
