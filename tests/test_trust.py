@@ -355,3 +355,115 @@ def test_sigint_stops_an_endless_compiled_while_loop():
     assert proc.returncode == 42, err
     assert out.strip() == "interrupted CompiledLoopInterrupted"
     assert issubclass(ft.errors.CompiledLoopInterrupted, KeyboardInterrupt)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5b. Ctrl-C stops a foreground compile, even when a ctypes callback swallows it
+# ---------------------------------------------------------------------------------------------
+
+
+def _swallowing_callback():
+    """A ctypes callback in which a SIGINT arrives: its KeyboardInterrupt is raised inside the
+    callback, where ctypes reports and drops it (what llvmlite's object-cache hook did)."""
+    import ctypes
+    import os
+    import signal
+
+    reached = []
+
+    @ctypes.CFUNCTYPE(None)
+    def callback():
+        os.kill(os.getpid(), signal.SIGINT)  # the handler runs at the next bytecode, in here
+        reached.append("end of callback")
+
+    return callback, reached
+
+
+def test_an_interrupt_swallowed_by_a_callback_still_reaches_the_caller(capsys):
+    import signal
+    import sys
+
+    from functrace.backend import interrupts
+    handler, hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
+    callback, reached = _swallowing_callback()
+    went_on = False
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.interruptible_compile():
+            callback()
+            went_on = True  # the callback swallowed it: the block carries on ...
+    assert went_on and reached == []  # ... and the caller gets the KeyboardInterrupt at the end
+    assert signal.getsignal(signal.SIGINT) is handler and sys.unraisablehook is hook
+    assert "Exception ignored" not in capsys.readouterr().err  # one report: the caller's
+
+
+def test_a_swallowed_interrupt_stops_the_next_numba_compiler_pass():
+    import numba
+
+    from functrace.backend import interrupts
+    f = numba.njit(lambda x: x * 3.0 + 1.0)
+    callback, _ = _swallowing_callback()
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.interruptible_compile():
+            callback()
+            f.compile("float64(float64)")
+    assert not f.overloads  # stopped inside the compile, not after it at the end of the block
+    assert f(2.0) == 7.0  # and nothing is left broken: the next compile works
+
+
+_LONG_COMPILE = """
+import sys, time
+import numpy as np
+import functrace as ft
+import functrace.numpy as fnp
+
+def f(x, y):  # distinct steps: a program compiled in several pieces, ~3-5 s
+    for k in range(16):
+        x = fnp.tanh(x * (1.0 + k / 100.0)) + fnp.exp(-y * 0.01 * k)
+        y = fnp.cumsum(x, axis=0) * 0.001 + fnp.sin(y)
+    return fnp.sum(x) + fnp.sum(y)
+
+x = np.linspace(0.0, 1.0, 8)
+lowered = ft.jit(f).lower(x, x)
+with ft.disable_jit():
+    want = f(x, x)
+print("compiling", flush=True)
+t0 = time.perf_counter()
+got = lowered.compile()(x, x)
+print("compiled", time.perf_counter() - t0, flush=True)
+np.testing.assert_allclose(got, want, rtol=1e-12)
+print("correct", flush=True)
+"""
+
+
+def test_sigint_stops_a_foreground_compile_and_leaves_the_cache_usable(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, FUNCTRACE_TIERED="0", FUNCTRACE_CACHE_DIR=str(tmp_path))
+    env.pop("FUNCTRACE_DISABLE_CACHE", None)
+    proc = subprocess.Popen([sys.executable, "-c", _LONG_COMPILE], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "compiling", proc.stderr.read()
+        time.sleep(0.5)
+        assert proc.poll() is None
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        stopped_after = time.perf_counter() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0 and "compiled" not in out, (out, err)
+    assert err.rstrip().splitlines()[-1] == "KeyboardInterrupt", err[-2000:]
+    assert "Traceback" in err and "Exception ignored" not in err
+    assert stopped_after < 2.0  # the whole compile takes several seconds
+    # the next process compiles (or loads what was finished) and gets the right answer
+    again = subprocess.run([sys.executable, "-c", _LONG_COMPILE], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.splitlines()[-1] == "correct"
+    assert stopped_after < float(again.stdout.splitlines()[1].split()[1])  # what was left

@@ -199,11 +199,16 @@ def _generate(jaxpr: ClosedJaxpr, name: str):
 
 def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
     """Import (compiling, or loading from a cache) the module of ``program``."""
-    from . import cache
+    from . import cache, interrupts
     t1 = time.perf_counter()
     try:
-        pieces = [cache.load(src) for src in program.pieces]
-        module, origin = cache.load(program.source)
+        # Ctrl-C stops the compile (at the latest at the next piece) and reaches the caller
+        with interrupts.interruptible_compile():
+            pieces = []
+            for src in program.pieces:
+                pieces.append(cache.load(src))
+                interrupts.check_interrupted()
+            module, origin = cache.load(program.source)
         if pieces:
             origins = {o for _, o in pieces}
             origin = "compiled" if "compiled" in origins else origins.pop()

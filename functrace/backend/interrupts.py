@@ -13,21 +13,37 @@ less than ~1 ms apart, halving when they are further apart), so a tight loop pay
 of a nanosecond per iteration and a loop with slow iterations still stops promptly. The
 Python C-API functions are registered with LLVM under their own names, so compiled programs
 refer to symbols (and stay cacheable on disk), not to this process's addresses.
+
+Ctrl-C during a foreground compile (``interruptible_compile``): Numba's compiler is Python code,
+so a ``KeyboardInterrupt`` normally stops it at once; but LLVM reports each emitted object
+through a ctypes callback (llvmlite's object-cache hook), and a signal handler that runs inside
+it raises where ctypes prints "Exception ignored" and carries on: the interruption was lost and
+the compile went on for seconds. While a compile runs in the main thread, the SIGINT handler is
+wrapped so that what it raises is also remembered; ``check_interrupted`` raises it again at the
+start of every Numba compiler pass, after every piece of a program, and when the compile ends
+(and ctypes' "Exception ignored" report of it is not printed: the caller gets the traceback).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 
 import llvmlite.binding as llb
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core import event as numba_event
 from numba.extending import intrinsic
 
 from ..errors import CompiledLoopInterrupted
 
-__all__ = ["loop_poll", "interrupt_pending", "CompiledLoopInterrupted"]
+__all__ = ["loop_poll", "interrupt_pending", "CompiledLoopInterrupted", "interruptible_compile",
+           "check_interrupted"]
 
 _API = ("PyErr_CheckSignals", "PyGILState_Ensure", "PyGILState_Release", "PyErr_Clear")
 for _name in _API:
@@ -93,3 +109,88 @@ def loop_poll(stride, last, checked):
         if interrupt_pending():
             raise CompiledLoopInterrupted("a compiled while_loop was interrupted (SIGINT)")
     return stride, now, checked
+
+
+# State of the guarded compile; only the main thread (the one receiving signals) touches it.
+_depth = 0
+_previous = None  # the SIGINT handler in place when the outermost guarded compile began
+_pending: BaseException | None = None  # what that handler raised during the compile
+_unraisable_before = None
+
+
+def _quiet_unraisable(info) -> None:
+    """Drop the report of an interruption a callback swallowed (it is raised again), pass on
+    everything else."""
+    if _pending is not None and info.exc_value is _pending:
+        return
+    (_unraisable_before or sys.__unraisablehook__)(info)
+
+
+def _on_sigint(signum, frame) -> None:
+    """The previous SIGINT handler, remembering what it raises (see the module docstring)."""
+    global _pending
+    try:
+        if callable(_previous):
+            _previous(signum, frame)
+    except BaseException as e:
+        _pending = e
+        raise
+
+
+def check_interrupted() -> None:
+    """Raise again an interruption of the guarded compile that a callback swallowed (no-op in
+    other threads and when there was none)."""
+    e = _pending
+    if e is not None and _depth and threading.current_thread() is threading.main_thread():
+        raise e.with_traceback(None)
+
+
+class _PassCheckpoint(numba_event.Listener):
+    """Checks for a lost interruption when each Numba compiler pass starts (raising there is
+    safe: no lock is held and the pass has not begun)."""
+
+    def on_start(self, event) -> None:
+        if _pending is not None:
+            check_interrupted()
+
+    def on_end(self, event) -> None:
+        pass
+
+
+numba_event.register("numba:run_pass", _PassCheckpoint())
+
+
+@contextlib.contextmanager
+def interruptible_compile() -> Iterator[None]:
+    """Make Ctrl-C stop a compile run inside this block in the main thread reliably: what the
+    SIGINT handler raises reaches the caller even when a ctypes callback swallowed it. Other
+    threads, and a SIGINT that is ignored or left to the OS, are not affected."""
+    global _depth, _previous, _pending, _unraisable_before
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _depth == 0:
+        try:
+            current = signal.getsignal(signal.SIGINT)
+            if callable(current) and current is not _on_sigint:
+                _previous = current
+                signal.signal(signal.SIGINT, _on_sigint)
+                _unraisable_before, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable
+        except (ValueError, OSError):  # e.g. signals unavailable in this interpreter
+            pass
+    _depth += 1
+    try:
+        yield
+        check_interrupted()  # swallowed after the last checkpoint: the caller still gets it
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            try:
+                if signal.getsignal(signal.SIGINT) is _on_sigint:
+                    signal.signal(signal.SIGINT, _previous)
+            except (ValueError, OSError):
+                pass
+            if sys.unraisablehook is _quiet_unraisable:
+                sys.unraisablehook = _unraisable_before or sys.__unraisablehook__
+            _previous = _unraisable_before = None
+            _pending = None
