@@ -2,36 +2,58 @@
 
 ``grad``, ``vjp``, ``jvp``, ``jacfwd``/``jacrev``/``hessian`` and ``vmap`` rewrite the IR;
 ``jit`` compiles whole programs (forward and backward passes alike) with Numba.
+
+The namespace is filled on first use (PEP 562 ``__getattr__``): ``import functrace.errors``
+imports only what ``errors`` needs, while the first attribute of the package itself
+(``ft.grad``, ``ft.numpy``, ``from functrace import numpy``) loads the whole public API of
+``functrace._public_api``, including the NumPy frontend.
 """
 
-from . import errors, export, flatten_util, lax, nn, optim, random, scipy, tree, tree_util, viz
-from . import numpy as numpy  # noqa: PLC0414 - installs the tracer's operators
-from .autodiff import (
-    grad,
-    hessian,
-    jacfwd,
-    jacobian,
-    jacrev,
-    jvp,
-    linearize,
-    saved_residuals,
-    value_and_grad,
-    vjp,
-)
-from .backend import wait_for_compilation
-from .batching import vmap
-from .callbacks import pure_callback
-from .checking import check_grads, numerical_jacobian
-from .config import config
-from .core import ClosedJaxpr, Jaxpr, ShapedArray, check_jaxpr, eval_jaxpr
-from .custom_derivatives import closure_convert, custom_jvp, custom_vjp
-from .devices import block_until_ready, device_get, device_put, devices
-from .jit import disable_jit, jit
-from .lax import default_matmul_precision
-from .numpy._array import Array
-from .remat import checkpoint, checkpoint_policies, remat
-from .shape_eval import ShapeDtypeStruct, eval_shape
-from .tracing import make_jaxpr
-from .viz import draw, to_dot
+from __future__ import annotations
+
+import importlib as _importlib
+import sys as _sys
 
 __version__ = "0.1.0"
+
+# Submodules that ``from functrace import <name>`` gives without loading the whole API.
+_LIGHT_SUBMODULES = frozenset({"errors"})
+_loading = False
+
+
+def _load_api() -> None:
+    """Import the public API and copy its names into this namespace."""
+    global _loading
+    _loading = True
+    try:
+        api = _importlib.import_module("._public_api", __name__)
+    finally:
+        _loading = False
+    for name, value in vars(api).items():
+        if not name.startswith("_") and name != "annotations":
+            globals()[name] = value  # e.g. ``jit`` the function, not the submodule
+
+
+def _importing_submodule() -> bool:
+    """Whether a functrace module is being imported right now (its ``from . import x`` asks
+    for ``x`` here before importing it)."""
+    prefix = __name__ + "."
+    return any(getattr(getattr(m, "__spec__", None), "_initializing", False)
+               for n, m in list(_sys.modules.items()) if n.startswith(prefix))
+
+
+def __getattr__(name: str):
+    if name in _LIGHT_SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    # Inside functrace's own imports, an AttributeError makes ``from . import x`` import just
+    # the submodule ``x``; a user's first use of the package loads the whole API.
+    if not _loading and not name.startswith("__") and not _importing_submodule():
+        _load_api()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module 'functrace' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    _load_api()
+    return sorted(globals())

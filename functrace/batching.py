@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core
+from . import core, core_prims
 from .core import Primitive, Tracer
 
 batch_rules: dict[Primitive, Callable] = {}
@@ -112,24 +112,22 @@ class BatchTrace(core.Trace):
 
 
 def moveaxis(x, src: int, dst: int):
-    from . import lax
     ndim = core.get_aval(x).ndim
     src, dst = src % ndim, dst % ndim
     if src == dst:
         return x
     perm = [i for i in range(ndim) if i != src]
     perm.insert(dst, src)
-    return lax.transpose(x, tuple(perm))
+    return core_prims.transpose(x, tuple(perm))
 
 
 def broadcast_batch(x, size: int, dim: int):
     """Give an unbatched ``x`` a batch axis of length ``size`` at ``dim``."""
-    from . import lax
     aval = core.get_aval(x)
     shape = list(aval.shape)
     shape.insert(dim, size)
     bdims = tuple(i for i in range(len(shape)) if i != dim)
-    return lax.broadcast_in_dim(x, tuple(shape), bdims)
+    return core_prims.broadcast_in_dim(x, tuple(shape), bdims)
 
 
 def bdim_at(x, d: int | None, size: int, dst: int = 0):

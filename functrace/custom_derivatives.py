@@ -390,7 +390,7 @@ def _custom_vjp_call_batch(vals, dims, axis_size, *, call_jaxpr, fwd, bwd, num_c
     vals, dims0 = _move_batch_to_front(vals, dims)
     batched = _batched_call_jaxpr(call_jaxpr, dims0, axis_size, [core.get_aval(v) for v in vals])
     arg_dims = dims0[num_consts:]
-    from . import lax
+    from .ops import basic
 
     def batched_fwd(args):
         nout = len(call_jaxpr.out_avals)
@@ -412,7 +412,7 @@ def _custom_vjp_call_batch(vals, dims, axis_size, *, call_jaxpr, fwd, bwd, num_c
         outs = batching.batch_flat(flat, list(res) + list(cts), [0] * (len(res) + len(cts)),
                                    axis_size, lambda k: [0] * k)
         # arguments that were not batched get the sum of their per-example cotangents
-        return [c if d is not None else lax.reduce_sum(c, (0,)) for c, d in zip(outs, arg_dims)]
+        return [c if d is not None else basic.reduce_sum(c, (0,)) for c, d in zip(outs, arg_dims)]
 
     outs = custom_vjp_call_p.bind(*vals, call_jaxpr=batched, fwd=batched_fwd, bwd=batched_bwd,
                                   num_consts=num_consts, name=name)

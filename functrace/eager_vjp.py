@@ -340,7 +340,7 @@ class EagerLinearizeTrace(core.Trace):
 
     def _general(self, primitive, params, pattern, u_primals, nonzero, in_nodes):
         """One application through ``linearize_flat`` (sub-programs, custom rules...)."""
-        from .autodiff import linearize_flat
+        from .partial_eval import linearize_flat
 
         def fun(*uniq):
             out = core.bind(primitive, *[uniq[i] for i in pattern], **params)

@@ -13,9 +13,7 @@ of a convolution or windowed reduction; ``PaddingError`` (a ``ValueError`` and a
 
 from __future__ import annotations
 
-from . import lax as _lax  # noqa: F401  (first: lax re-exports ops.windowed, which imports lax)
 from .core import UnexpectedTracerError
-from .ops.windowed import PaddingError, WindowShapeError
 
 # The conversion errors are defined here, not in the NumPy frontend that raises them
 # (``functrace.numpy._errors`` builds their messages): importing this module never imports
@@ -40,6 +38,17 @@ class TracerArrayConversionError(ConcretizationTypeError):
 
 class NonConcreteBooleanIndexError(IndexError):
     """Boolean-mask indexing of a traced array: the result shape would depend on the data."""
+
+
+class WindowShapeError(TypeError, ValueError):
+    """Bad shapes, dtypes or parameters of a convolution or windowed reduction: a TypeError
+    like functrace's other shape errors and a ValueError like JAX's for some of the same
+    mistakes, so either ``except`` catches it (raised by ``ops.windowed``)."""
+
+
+class PaddingError(ValueError, RuntimeError):
+    """An unknown padding string: a ValueError, and a RuntimeError as JAX raises (raised by
+    ``ops.windowed``)."""
 
 
 class CompiledLoopInterrupted(KeyboardInterrupt, Exception):

@@ -69,7 +69,7 @@ class _ExportError(ValueError):
 
 def _primitives() -> dict[str, Primitive]:
     """Primitive name -> primitive, over every primitive that has a shape rule."""
-    import functrace  # noqa: F401 - make sure every primitive of functrace is registered
+    from . import _public_api  # noqa: F401 - make sure every primitive of functrace is registered
     table: dict[str, Primitive] = {}
     for p in list(core.shape_rules):
         table.setdefault(p.name, p)

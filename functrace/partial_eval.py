@@ -15,7 +15,8 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import core
+from . import ad, core
+from .ad import Zero
 from .core import ClosedJaxpr, Eqn, Jaxpr, Literal, Primitive, ShapedArray, Tracer, Var
 
 partial_eval_rules: dict[Primitive, Callable] = core.RuleTable()
@@ -206,3 +207,59 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool],
     unknown = ClosedJaxpr(Jaxpr((), list(jaxpr.constvars) + list(jaxpr.invars), jaxpr.outvars,
                                 jaxpr.eqns), ())
     return known, unknown, box["out_unknowns"], box["num_res"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Linearization: the JVP with known primals and unknown tangents
+# ---------------------------------------------------------------------------------------------
+
+
+class LinearFunction:
+    """The linear map ``tangents -> output tangents`` of a linearized function, as a jaxpr.
+
+    ``jaxpr`` takes the nonzero input tangents; its constvars are the residuals (values from the
+    forward pass that the derivative needs), held in ``residuals``.
+    """
+
+    def __init__(self, jaxpr: core.Jaxpr, residuals: list, in_nonzero: list[bool],
+                 out_nonzero: list[bool], in_avals: list[ShapedArray],
+                 out_avals: list[ShapedArray]):
+        self.jaxpr = jaxpr
+        self.residuals = residuals
+        self.in_nonzero = in_nonzero
+        self.out_nonzero = out_nonzero
+        self.in_avals = in_avals
+        self.out_avals = out_avals
+
+    def apply(self, tangents: Sequence[Any]) -> list:
+        args = [t for t, nz in zip(tangents, self.in_nonzero) if nz]
+        outs = iter(core.eval_jaxpr(self.jaxpr, self.residuals, *args))
+        return [next(outs) if nz else Zero(a) for a, nz in zip(self.out_avals, self.out_nonzero)]
+
+    def transpose(self, cts_out: Sequence[Any]) -> list:
+        cts = [c for c, nz in zip(cts_out, self.out_nonzero) if nz]
+        n = len(self.jaxpr.invars)
+        cts_in = iter(ad.backward_pass(self.jaxpr, self.residuals, [True] * n, [None] * n, cts))
+        return [next(cts_in) if nz else Zero(a) for a, nz in zip(self.in_avals, self.in_nonzero)]
+
+
+def linearize_flat(fun: Callable, primals: Sequence[Any], differentiable: Sequence[bool]
+                   ) -> tuple[list, LinearFunction]:
+    """Run ``fun`` forward on ``primals`` and return its outputs and its linearization with
+    respect to the inputs marked ``differentiable``."""
+    in_avals = [core.get_aval(p) for p in primals]
+    with core.new_main(PartialEvalTrace, {}) as main:
+        trace = PartialEvalTrace(main)
+        tangent_tracers = [trace.new_arg(a) for a, d in zip(in_avals, differentiable) if d]
+        it = iter(tangent_tracers)
+        tangents = [next(it) if d else Zero(a) for a, d in zip(in_avals, differentiable)]
+        primals_out, tangents_out = ad.jvp_flat(fun, list(primals), tangents)
+        out_avals = [core.get_aval(p) for p in primals_out]
+        out_nonzero = [not isinstance(t, Zero) for t in tangents_out]
+        out_tracers = [trace.full_raise(t) for t in tangents_out if not isinstance(t, Zero)]
+        jaxpr, residuals = tracers_to_jaxpr(tangent_tracers, out_tracers)
+    # No DCE needed: tracers_to_jaxpr walks back from the outputs, so every equation and
+    # residual it returns is read.
+    primals_out = [core.full_lower(p) for p in primals_out]
+    return primals_out, LinearFunction(jaxpr, residuals, list(differentiable), out_nonzero,
+                                       in_avals, out_avals)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .core import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var
+from .core import ClosedJaxpr, Eqn, Jaxpr, Literal, Primitive, ShapedArray, Var
 
 
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None,
@@ -66,6 +66,12 @@ def cse_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, [sub(v) for v in jaxpr.outvars], eqns)
 
 
+# functrace's own primitives that the rewrites below recognise, by name; each is registered by
+# the module that defines it (ops.elementwise, ops.structural, ops.linalg), which sits above
+# this one.
+known_primitives: dict[str, Primitive] = {}
+
+
 def _scalar_constant(a, filled: dict):
     """The Python value of a scalar literal or of a broadcast of one, else None."""
     if isinstance(a, Literal):
@@ -78,13 +84,11 @@ def peephole_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
     (each exact, for every real x including -0.0, inf and NaN; ``x + 0`` is not: -0.0 + 0 is
     +0.0). The ``1`` and ``0`` are scalar literals or broadcasts of one, as reverse mode makes
     for the seed of ``sum``. Only when the surviving operand has exactly the result's type."""
-    from .ops import elementwise as ew
-    from .ops import structural
     # by primitive object: a user's primitive called "mul" is not functrace's mul
-    names = {ew.mul_p: "mul", ew.sub_p: "sub", ew.div_p: "div",
-             structural.broadcast_in_dim_p: "broadcast_in_dim",
-             ew.convert_element_type_p: "convert_element_type"}
-    if not any(e.primitive in (ew.mul_p, ew.sub_p, ew.div_p) for e in jaxpr.eqns):
+    names = {p: n for n, p in known_primitives.items()
+             if n in ("mul", "sub", "div", "broadcast_in_dim", "convert_element_type")}
+    arith = [p for p, n in names.items() if n in ("mul", "sub", "div")]
+    if not any(e.primitive in arith for e in jaxpr.eqns):
         return jaxpr
     filled: dict = {}   # var -> the scalar literal value it is a broadcast of
     rename: dict = {}
@@ -223,13 +227,11 @@ def diagonal_jaxpr(jaxpr: Jaxpr, identities: set) -> Jaxpr:
     operand becomes a transpose and an elementwise scaling of the other operand. The values are
     those of the dense products for finite inputs (each dense sum has one nonzero term).
     """
-    from .ops import elementwise as ew
-    from .ops import linalg, structural
-
-    mul_p, add_p, sub_p, neg_p = ew.mul_p, ew.add_p, ew.sub_p, ew.neg_p
-    bcast_p, transpose_p, dot_p = (structural.broadcast_in_dim_p, structural.transpose_p,
-                                   linalg.dot_general_p)
-    reshape_p = structural.reshape_p
+    # a primitive not registered (its module not imported) cannot occur in the program
+    absent = object()
+    mul_p, add_p, sub_p, neg_p, bcast_p, transpose_p, dot_p, reshape_p = (
+        known_primitives.get(n, absent) for n in ("mul", "add", "sub", "neg", "broadcast_in_dim",
+                                                  "transpose", "dot_general", "reshape"))
     diag: dict = {v: None for v in identities}   # diagonal var -> its diagonal (None: ones)
     rows: dict = {}                               # (n, n) broadcast of a vector/scalar -> it
     rename: dict = {}

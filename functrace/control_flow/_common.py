@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import core, dtypes, lax
+from .. import core, dtypes
 from ..batching import BatchTrace, BatchTracer, bdim_at
 from ..core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Var
+from ..ops import basic
 from ..simplify import dce_jaxpr, simplify
 from ..tracing import trace_to_jaxpr
 from ..tree_util import PyTreeDef, tree_flatten, tree_unflatten
@@ -237,7 +238,7 @@ def promote_weak_carry(leaves: list, weak: list, out_avals: Sequence[ShapedArray
             continue
         dtype = dtypes.result_type(py, out.dtype)
         if dtype != core.get_aval(new[i]).dtype:
-            new[i] = (lax.convert_element_type(py, dtype) if isinstance(py, Tracer)
+            new[i] = (basic.convert_element_type(py, dtype) if isinstance(py, Tracer)
                       else np.asarray(py, dtype))
             changed = True
     return new, changed

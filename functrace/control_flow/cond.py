@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax, partial_eval
+from .. import ad, batching, core, dtypes, partial_eval
 from ..ad import Zero, is_undefined
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, Tracer, Var
+from ..ops import basic
 from ..tracing import trace_to_jaxpr
 from ..tree_util import tree_flatten, tree_unflatten
 from ._common import (
@@ -131,7 +132,7 @@ def _known_branch_with_all_residuals(known: ClosedJaxpr, n_known_out: int, slot:
     def fun(*args):
         outs = eval_closed(known, *args)
         own = iter(outs[n_known_out:])
-        res = [next(own) if k == slot else lax.full(a.shape, 0, a.dtype)
+        res = [next(own) if k == slot else basic.full(a.shape, 0, a.dtype)
                for k, avals in enumerate(res_avals) for a in avals]
         return outs[:n_known_out] + res
 
@@ -246,7 +247,7 @@ def _cond_batch(vals, dims, axis_size, *, branches):
         return outs, [0 if b else None for b in out_b]
     # A batched index: run every branch on the whole batch and select per example.
     index = batching.moveaxis(index, idim, 0)
-    index = lax.max(lax.min(index, len(branches) - 1), 0)
+    index = basic.max(basic.min(index, len(branches) - 1), 0)
     results = []
     for b in branches:
         batched, _ = batch_jaxpr(b, axis_size, in_batched, True)
@@ -256,8 +257,8 @@ def _cond_batch(vals, dims, axis_size, *, branches):
         out = out0
         shape = core.get_aval(out0).shape
         for i in range(1, len(branches)):
-            pick = lax.broadcast_in_dim(lax.eq(index, i), shape, (0,))
-            out = lax.select(pick, results[i][k], out)
+            pick = basic.broadcast_in_dim(basic.eq(index, i), shape, (0,))
+            out = basic.select(pick, results[i][k], out)
         outs.append(out)
     return outs, [0] * len(outs)
 
@@ -355,11 +356,11 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     if not isinstance(pred, Tracer):
         pred = np.asarray(pred)
     if dtypes.is_integer(aval.dtype):
-        pred = lax.ne(pred, 0)
+        pred = basic.ne(pred, 0)
     elif aval.dtype != np.bool_:
         raise TypeError(f"cond: the predicate must be a boolean or integer scalar, got "
                         f"{aval.str_short()}")
-    index = lax.convert_element_type(pred, np.int32)
+    index = basic.convert_element_type(pred, np.int32)
     return _bind_cond(index, (false_fun, true_fun), ("false_fun", "true_fun"), operands, ref=1)
 
 
@@ -378,7 +379,7 @@ def switch(index, branches: Sequence[Callable], *operands):
         return branches[0](*operands)
     if not isinstance(index, Tracer):
         index = np.asarray(index)
-    index = lax.convert_element_type(index, np.int32)
-    index = lax.max(lax.min(index, len(branches) - 1), 0)
+    index = basic.convert_element_type(index, np.int32)
+    index = basic.max(basic.min(index, len(branches) - 1), 0)
     names = [f"branch {i}" for i in range(len(branches))]
     return _bind_cond(index, branches, names, operands)

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import ad, batching, core, lax, partial_eval
+from .. import ad, batching, core, partial_eval
 from ..ad import Zero
 from ..core import Primitive, Tracer
+from ..ops import basic
+from ..ops import reductions as reduction_ops
 from ..tracing import trace_to_jaxpr
 from ..tree_util import tree_flatten, tree_unflatten
 from ._common import (
@@ -221,13 +223,13 @@ def _while_batch(vals, dims, axis_size, *, cond_jaxpr, body_jaxpr, cond_nconsts,
 
     def any_cond(*args):
         (pred,) = eval_closed(cond_b, *args)
-        return [lax.reduce_or(pred, (0,))]
+        return [reduction_ops.reduce_or(pred, (0,))]
 
     def masked_body(*args):
         c_consts, b_consts, c = split_list(args, [cond_nconsts, body_nconsts])
         (pred,) = eval_closed(cond_b, *c_consts, *c)
         new = eval_closed(body_b, *b_consts, *c)
-        return [lax.select(lax.broadcast_in_dim(pred, core.get_aval(n).shape, (0,)), n, old)
+        return [basic.select(basic.broadcast_in_dim(pred, core.get_aval(n).shape, (0,)), n, old)
                 for n, old in zip(new, c)]
 
     new_cond = trace_to_jaxpr(any_cond, cc_avals + carry_avals)
@@ -329,7 +331,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
     if lo is not None and hi is not None:
         def step(carry, _):
             i, x = carry
-            return (lax.add(i, 1), body_fun(i, x)), None
+            return (basic.add(i, 1), body_fun(i, x)), None
 
         # Python-int bounds give a weakly typed index, as in JAX (``i * x32`` stays float32)
         py_bounds = all(type(b) is int for b in (lower, upper))
@@ -339,15 +341,15 @@ def fori_loop(lower, upper, body_fun: Callable, init_val: Any, *,
 
     if not all(core.is_weak(b) and not isinstance(b, bool) for b in (lower, upper)):
         # weakly typed bounds (Python ints, traced or not) are kept so ``i`` stays weak
-        lower, upper = (lax.convert_element_type(b if isinstance(b, Tracer) else np.asarray(b),
+        lower, upper = (basic.convert_element_type(b if isinstance(b, Tracer) else np.asarray(b),
                                                  dtype) for b in (lower, upper))
 
     def cond_fun(carry):
-        return lax.lt(carry[0], carry[1])
+        return basic.lt(carry[0], carry[1])
 
     def body(carry):
         i, hi_, x = carry
-        return lax.add(i, 1), hi_, body_fun(i, x)
+        return basic.add(i, 1), hi_, body_fun(i, x)
 
     _, _, out = while_loop(cond_fun, body, (lower, upper, init_val))
     return out

@@ -436,8 +436,9 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None):  # noqa: A001 -
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"map: batch_size must be a positive int, got {batch_size!r}")
-    from .. import lax
     from ..batching import vmap
+    from ..ops import basic
+    from ..ops import shapes as shape_ops
     leaves, treedef, avals = flatten_operands(xs, "map xs")
     if not leaves:
         raise ValueError("map: got no xs to map over")
@@ -447,17 +448,17 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None):  # noqa: A001 -
         return vmap(f)(xs)
 
     def chunked(x, a):
-        head = lax.slice_in_dim(x, 0, num_batches * batch_size, axis=0)
-        return lax.reshape(head, (num_batches, int(batch_size)) + a.shape[1:])
+        head = shape_ops.slice_in_dim(x, 0, num_batches * batch_size, axis=0)
+        return basic.reshape(head, (num_batches, int(batch_size)) + a.shape[1:])
 
     chunks = tree_unflatten(treedef, [chunked(x, a) for x, a in zip(leaves, avals)])
     _, ys = scan(lambda _, x: ((), vmap(f)(x)), (), chunks)
     y_leaves, y_tree = tree_flatten(ys)
-    y_leaves = [lax.reshape(y, (num_batches * batch_size,) + core.get_aval(y).shape[2:])
+    y_leaves = [basic.reshape(y, (num_batches * batch_size,) + core.get_aval(y).shape[2:])
                 for y in y_leaves]
     if rest:
-        tail = tree_unflatten(treedef, [lax.slice_in_dim(x, num_batches * batch_size, n, axis=0)
-                                        for x in leaves])
+        tail = tree_unflatten(treedef, [
+            shape_ops.slice_in_dim(x, num_batches * batch_size, n, axis=0) for x in leaves])
         tail_leaves, _ = tree_flatten(vmap(f)(tail))
-        y_leaves = [lax.concatenate([y, t], 0) for y, t in zip(y_leaves, tail_leaves)]
+        y_leaves = [shape_ops.concatenate([y, t], 0) for y, t in zip(y_leaves, tail_leaves)]
     return tree_unflatten(y_tree, y_leaves)

@@ -16,9 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, dtypes
 from ..ad import Zero
 from ..core import Primitive, ShapedArray
+from . import basic
+from . import shapes as shape_ops
 from .reductions import normalize_axis
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin"]
@@ -72,7 +74,7 @@ def _register(prim: Primitive, numeric: bool, accumulate: Callable) -> None:
 
 
 def _take(x, axis: int, start: int, stop: int, stride: int = 1):
-    return lax.slice_in_dim(x, start, stop, stride, axis)
+    return shape_ops.slice_in_dim(x, start, stop, stride, axis)
 
 
 def _interleave(even, odd, axis: int):
@@ -81,11 +83,11 @@ def _interleave(even, odd, axis: int):
     n_even = core.get_aval(even).shape[axis]
     n_odd = core.get_aval(odd).shape[axis]
     if n_odd < n_even:  # give odd a dummy last entry, dropped after merging
-        odd = lax.concatenate([odd, _take(even, axis, 0, 1)], axis)
+        odd = shape_ops.concatenate([odd, _take(even, axis, 0, 1)], axis)
     shape = core.get_aval(even).shape
     pair = shape[:axis + 1] + (1,) + shape[axis + 1:]
-    stacked = lax.concatenate([lax.reshape(even, pair), lax.reshape(odd, pair)], axis + 1)
-    merged = lax.reshape(stacked, shape[:axis] + (2 * n_even,) + shape[axis + 1:])
+    stacked = shape_ops.concatenate([basic.reshape(even, pair), basic.reshape(odd, pair)], axis + 1)
+    merged = basic.reshape(stacked, shape[:axis] + (2 * n_even,) + shape[axis + 1:])
     return _take(merged, axis, 0, n_even + n_odd)
 
 
@@ -104,7 +106,7 @@ def _prefix_scan(combine: Callable, x, axis: int):
         # position 2k (k >= 1) combines the result at 2k - 1 with entry 2k
         n_odd = core.get_aval(odd).shape[axis]
         prev = odd if n % 2 else _take(odd, axis, 0, n_odd - 1)
-        even = lax.concatenate([even, combine(prev, _take(x, axis, 2, n, 2))], axis)
+        even = shape_ops.concatenate([even, combine(prev, _take(x, axis, 2, n, 2))], axis)
     return _interleave(even, odd, axis)
 
 
@@ -112,7 +114,7 @@ def associative_scan(combine: Callable, x, axis: int, reverse: bool = False):
     """``combine`` accumulated along ``axis`` of ``x`` (from the end when ``reverse``);
     ``combine(earlier, later)`` must be associative and elementwise."""
     if reverse:
-        return lax.rev(_prefix_scan(combine, lax.rev(x, (axis,)), axis), (axis,))
+        return shape_ops.rev(_prefix_scan(combine, shape_ops.rev(x, (axis,)), axis), (axis,))
     return _prefix_scan(combine, x, axis)
 
 
@@ -147,16 +149,16 @@ ad.deflinear(cumsum_p, _cumsum_transpose)
 cumprod_p = Primitive("cumprod")
 _register(cumprod_p, True,
           lambda x, axis: np.cumprod(x, axis=axis, dtype=x.dtype))
-ad.jvp_rules[cumprod_p] = _scan_jvp(cumprod_p, lambda a, b: lax.mul(a, b))
+ad.jvp_rules[cumprod_p] = _scan_jvp(cumprod_p, lambda a, b: basic.mul(a, b))
 
 # np.maximum / np.minimum propagate NaN, as JAX's cummax / cummin do
 cummax_p = Primitive("cummax")
 _register(cummax_p, False, lambda x, axis: np.maximum.accumulate(x, axis=axis))
-ad.jvp_rules[cummax_p] = _scan_jvp(cummax_p, lambda a, b: lax.max(a, b))
+ad.jvp_rules[cummax_p] = _scan_jvp(cummax_p, lambda a, b: basic.max(a, b))
 
 cummin_p = Primitive("cummin")
 _register(cummin_p, False, lambda x, axis: np.minimum.accumulate(x, axis=axis))
-ad.jvp_rules[cummin_p] = _scan_jvp(cummin_p, lambda a, b: lax.min(a, b))
+ad.jvp_rules[cummin_p] = _scan_jvp(cummin_p, lambda a, b: basic.min(a, b))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, core_prims, dtypes, simplify
 from ..ad import Zero, defjvp, defjvp_zero, is_undefined
 from ..backend.rules import defscalar
 from ..core import Primitive, ShapedArray
@@ -66,8 +66,9 @@ def _elementwise_shape_rule(name: str, kind: str, out_dtype: Callable | None):
     return rule
 
 
-def _register(name: str, nargs: int, impl: Callable, kind: str, out_dtype, numba) -> Primitive:
-    prim = Primitive(name)
+def _register(name: str, nargs: int, impl: Callable, kind: str, out_dtype, numba,
+              prim: Primitive | None = None) -> Primitive:
+    prim = Primitive(name) if prim is None else prim
     core.shape_rules[prim] = _elementwise_shape_rule(name, kind, out_dtype)
     core.impl_rules[prim] = impl
     if nargs == 1:
@@ -83,8 +84,10 @@ def unop(name: str, impl: Callable, numba, kind: str = _FLOAT, out_dtype=None) -
     return _register(name, 1, impl, kind, out_dtype, numba)
 
 
-def binop(name: str, impl: Callable, numba, kind: str = _NUM, out_dtype=None) -> Primitive:
-    return _register(name, 2, impl, kind, out_dtype, numba)
+def binop(name: str, impl: Callable, numba, kind: str = _NUM, out_dtype=None,
+          prim: Primitive | None = None) -> Primitive:
+    """``prim``: the primitive to give the rules (default: a new one named ``name``)."""
+    return _register(name, 2, impl, kind, out_dtype, numba, prim)
 
 
 def _to_bool(dtype):
@@ -163,7 +166,7 @@ conj_p = unop("conj", np.conjugate, "{0}.conjugate()", _COMPLEX)
 
 # --- binary -----------------------------------------------------------------------------------
 
-add_p = binop("add", np.add, "({0} + {1})")
+add_p = binop("add", np.add, "({0} + {1})", prim=core_prims.add_p)  # bound by ad too
 sub_p = binop("sub", np.subtract, "({0} - {1})")
 mul_p = binop("mul", np.multiply, "({0} * {1})")
 div_p = binop("div", _div_impl, None)
@@ -214,7 +217,7 @@ def _select_n_batch(vals, dims, axis_size):
         vals = [batching.bdim_at(v, d, axis_size) for v, d in zip(vals, dims)]
         case_shape = core.get_aval(vals[1]).shape
         if core.get_aval(vals[0]).shape != case_shape:
-            vals[0] = lax.broadcast_in_dim(vals[0], case_shape, (0,))
+            vals[0] = core_prims.broadcast_in_dim(vals[0], case_shape, (0,))
         return select_n_p.bind(*vals), 0
     return select_n_p.bind(*vals), dims[0]
 
@@ -234,7 +237,7 @@ def _select_n_transpose(ct, pred, *cases):
     assert not is_undefined(pred)
     if isinstance(ct, Zero):
         return [None] + [Zero(c.aval) if is_undefined(c) else None for c in cases]
-    zeros = lax.full_like(ct, 0)
+    zeros = core_prims.full_like(ct, 0)
     out = [None]
     for i, c in enumerate(cases):
         if is_undefined(c):
@@ -247,7 +250,7 @@ def _select_n_transpose(ct, pred, *cases):
 ad.jvp_rules[select_n_p] = _select_n_jvp
 ad.transpose_rules[select_n_p] = _select_n_transpose
 
-convert_element_type_p = Primitive("convert_element_type")
+convert_element_type_p = core_prims.convert_element_type_p  # declared below ad; rules here
 # ``weak_type=True`` (JAX's param too): the result of converting a weakly typed value whose
 # result stays weak (a traced Python int in ``i * 0.5``)
 core.shape_rules[convert_element_type_p] = (
@@ -289,7 +292,10 @@ ad.transpose_rules[convert_element_type_p] = _convert_transpose
 # Derivatives
 # ---------------------------------------------------------------------------------------------
 
-L = lax  # rules below read like the math
+# basic wraps the primitives above, so it is imported once they exist
+from . import basic  # noqa: E402
+
+L = basic  # rules below read like the math
 
 defjvp(neg_p, lambda g, ans, x: L.neg(g))
 ad.transpose_rules[neg_p] = lambda ct, x: [L.neg(ct) if not isinstance(ct, Zero) else ct]
@@ -471,3 +477,6 @@ def _atan2_denominator(x, y):
 
 defjvp(atan2_p, lambda g, ans, x, y: L.mul(g, L.div(y, _atan2_denominator(x, y))),
        lambda g, ans, x, y: L.mul(g, L.div(L.neg(x), _atan2_denominator(x, y))))
+
+simplify.known_primitives.update(mul=mul_p, add=add_p, sub=sub_p, div=div_p, neg=neg_p,
+                                 convert_element_type=convert_element_type_p)

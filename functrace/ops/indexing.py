@@ -20,9 +20,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, dtypes
 from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray, Tracer
+from . import basic
+from . import shapes as shape_ops
 from .elementwise import and_p
 
 __all__ = ["gather", "scatter_add", "scatter", "scatter_mul", "scatter_min", "scatter_max",
@@ -84,7 +86,7 @@ def _index_column(indices, k: int):
     aval = core.get_aval(indices)
     start = (0,) * (aval.ndim - 1) + (k,)
     limit = aval.shape[:-1] + (k + 1,)
-    return lax.reshape(lax.slice(indices, start, limit), aval.shape[:-1])
+    return basic.reshape(shape_ops.slice(indices, start, limit), aval.shape[:-1])
 
 
 def in_bounds_mask(indices, operand_shape, axes):
@@ -99,9 +101,9 @@ def in_bounds_mask(indices, operand_shape, axes):
     ok = None
     for k, n in enumerate(sizes):
         c = _index_column(indices, k)
-        ck = and_p.bind(lax.ge(c, lax.full_like(c, 0)), lax.lt(c, lax.full_like(c, n)))
+        ck = and_p.bind(basic.ge(c, basic.full_like(c, 0)), basic.lt(c, basic.full_like(c, n)))
         ok = ck if ok is None else and_p.bind(ok, ck)
-    return ok if ok is not None else lax.full(aval.shape[:-1], True, dtypes.bool_)
+    return ok if ok is not None else basic.full(aval.shape[:-1], True, dtypes.bool_)
 
 
 def clamp_indices(indices, operand_shape, axes):
@@ -115,8 +117,8 @@ def clamp_indices(indices, operand_shape, axes):
         return np.stack(_index_columns(idx, sizes, clip=True), axis=-1).astype(idx.dtype)
     aval = core.get_aval(indices)
     hi = np.array([max(n - 1, 0) for n in sizes], aval.dtype)
-    hi = lax.broadcast_in_dim(hi, aval.shape, (aval.ndim - 1,))
-    return lax.min(lax.max(indices, lax.full_like(indices, 0)), hi)
+    hi = basic.broadcast_in_dim(hi, aval.shape, (aval.ndim - 1,))
+    return basic.min(basic.max(indices, basic.full_like(indices, 0)), hi)
 
 
 def _mask_batch(x, mask, n_batch: int):
@@ -124,16 +126,16 @@ def _mask_batch(x, mask, n_batch: int):
     if mask is None:
         return x
     shape = core.get_aval(x).shape
-    return lax.select(lax.broadcast_in_dim(mask, shape, tuple(range(n_batch))), x,
-                      lax.full(shape, 0, core.get_aval(x).dtype))
+    return basic.select(basic.broadcast_in_dim(mask, shape, tuple(range(n_batch))), x,
+                      basic.full(shape, 0, core.get_aval(x).dtype))
 
 
 def prepend_iota_column(indices):
     """Batched ``indices`` (batch axis 0) extended with a leading column that is the batch
     position, so a gather/scatter over a batched operand picks each example's own slice."""
     aval = core.get_aval(indices)
-    col = lax.iota(aval.dtype, aval.shape[:-1] + (1,), 0)
-    return lax.concatenate([col, indices], aval.ndim - 1)
+    col = shape_ops.iota(aval.dtype, aval.shape[:-1] + (1,), 0)
+    return shape_ops.concatenate([col, indices], aval.ndim - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def _gather_transpose(ct, operand, indices, *, axes):
     if isinstance(ct, Zero):
         return [Zero(operand.aval), None]
     shape = operand.aval.shape
-    zeros = lax.full(shape, 0, operand.aval.dtype)
+    zeros = basic.full(shape, 0, operand.aval.dtype)
     # gather clamps but scatter drops: clamp first so every cotangent lands somewhere.
     return [scatter_add_p.bind(zeros, clamp_indices(indices, shape, axes), ct, axes=axes), None]
 
@@ -342,8 +344,8 @@ def scatter_add(operand, indices, updates, axes: Sequence[int] | int):
 def _expand_from_axes(m, operand_shape, axes):
     """An array over the indexed ``axes`` (in ``axes`` order) broadcast to the operand shape."""
     order = sorted(range(len(axes)), key=lambda k: axes[k])
-    m = lax.transpose(m, tuple(order))
-    return lax.broadcast_in_dim(m, tuple(operand_shape), tuple(sorted(axes)))
+    m = basic.transpose(m, tuple(order))
+    return basic.broadcast_in_dim(m, tuple(operand_shape), tuple(sorted(axes)))
 
 
 def _scatter_winners(operand_shape, indices, axes):
@@ -356,18 +358,18 @@ def _scatter_winners(operand_shape, indices, axes):
     i_aval = core.get_aval(indices)
     batch_shape, n_axes = i_aval.shape[:-1], len(axes)
     count = int(np.prod(batch_shape, dtype=np.int64))
-    ids = lax.reshape(lax.add(lax.iota(dtypes.int64, (count,), 0),
-                              lax.full((count,), 1, dtypes.int64)), batch_shape)
+    ids = basic.reshape(basic.add(shape_ops.iota(dtypes.int64, (count,), 0),
+                              basic.full((count,), 1, dtypes.int64)), batch_shape)
     index_space = tuple(operand_shape[a] for a in axes)
     all_axes = tuple(range(n_axes))
-    id_map = scatter_p.bind(lax.full(index_space, 0, dtypes.int64), indices, ids, axes=all_axes)
-    won = lax.eq(gather_p.bind(id_map, indices, axes=all_axes), ids)
-    written = lax.gt(id_map, lax.full(index_space, 0, dtypes.int64))
+    id_map = scatter_p.bind(basic.full(index_space, 0, dtypes.int64), indices, ids, axes=all_axes)
+    won = basic.eq(gather_p.bind(id_map, indices, axes=all_axes), ids)
+    written = basic.gt(id_map, basic.full(index_space, 0, dtypes.int64))
     return won, _expand_from_axes(written, operand_shape, axes)
 
 
 def _zero_where(mask, x):
-    return lax.select(mask, lax.zeros_like(x), x)
+    return basic.select(mask, basic.zeros_like(x), x)
 
 
 # --- scatter (set) ----------------------------------------------------------------------------
@@ -383,7 +385,7 @@ def _scatter_jvp(primals, tangents, *, axes):
     t_out = Zero(core.get_aval(out)) if isinstance(t_op, Zero) else _zero_where(written, t_op)
     if not isinstance(t_up, Zero):
         n_batch = core.get_aval(indices).ndim - 1
-        scattered = scatter_add_p.bind(lax.zeros_like(out), indices,
+        scattered = scatter_add_p.bind(basic.zeros_like(out), indices,
                                        _mask_batch(t_up, won, n_batch), axes=axes)
         t_out = ad.add_tangents(t_out, scattered)
     return out, t_out
@@ -416,26 +418,26 @@ def _product_of_others(operand, indices, updates, axes):
     its derivative is multiplied by), without dividing by zero and with correct derivatives
     (so second derivatives are right too) when some updates are zero."""
     dtype = core.get_aval(updates).dtype
-    is_zero = lax.eq(updates, lax.zeros_like(updates))
-    zero_part = lax.select(is_zero, updates, lax.zeros_like(updates))  # value 0, slope 1
-    safe = lax.select(is_zero, lax.full_like(updates, 1), updates)
-    zeros = lax.zeros_like(operand)
+    is_zero = basic.eq(updates, basic.zeros_like(updates))
+    zero_part = basic.select(is_zero, updates, basic.zeros_like(updates))  # value 0, slope 1
+    safe = basic.select(is_zero, basic.full_like(updates, 1), updates)
+    zeros = basic.zeros_like(operand)
 
     def per_position(prim, init, vals):
         return gather_p.bind(prim.bind(init, indices, vals, axes=axes), indices, axes=axes)
 
-    nonzero_product = per_position(scatter_mul_p, lax.full_like(operand, 1), safe)
+    nonzero_product = per_position(scatter_mul_p, basic.full_like(operand, 1), safe)
     zero_sum = per_position(scatter_add_p, zeros, zero_part)
-    zero_count = per_position(scatter_add_p, zeros, lax.convert_element_type(is_zero, dtype))
+    zero_count = per_position(scatter_add_p, zeros, basic.convert_element_type(is_zero, dtype))
     # counts and sums of the zeros among the *other* updates
-    other_zeros = lax.sub(zero_count, lax.convert_element_type(is_zero, dtype))
-    other_zero_sum = lax.sub(zero_sum, zero_part)
-    ratio = lax.div(nonzero_product, safe)  # product of the others' nonzero values
-    none = lax.eq(other_zeros, lax.zeros_like(other_zeros))
-    one = lax.eq(other_zeros, lax.full_like(other_zeros, 1))
+    other_zeros = basic.sub(zero_count, basic.convert_element_type(is_zero, dtype))
+    other_zero_sum = basic.sub(zero_sum, zero_part)
+    ratio = basic.div(nonzero_product, safe)  # product of the others' nonzero values
+    none = basic.eq(other_zeros, basic.zeros_like(other_zeros))
+    one = basic.eq(other_zeros, basic.full_like(other_zeros, 1))
     # with exactly one zero among the others, multiplying by it keeps the slope in its direction
-    return lax.select(none, ratio, lax.select(one, lax.mul(other_zero_sum, ratio),
-                                              lax.zeros_like(updates)))
+    return basic.select(none, ratio, basic.select(one, basic.mul(other_zero_sum, ratio),
+                                              basic.zeros_like(updates)))
 
 
 def _scatter_mul_jvp(primals, tangents, *, axes):
@@ -446,9 +448,9 @@ def _scatter_mul_jvp(primals, tangents, *, axes):
     if not isinstance(t_op, Zero):
         t_out = scatter_mul_p.bind(t_op, indices, updates, axes=axes)
     if not isinstance(t_up, Zero):
-        weighted = lax.mul(t_up, _product_of_others(operand, indices, updates, axes))
-        summed = scatter_add_p.bind(lax.zeros_like(operand), indices, weighted, axes=axes)
-        t_out = ad.add_tangents(t_out, lax.mul(operand, summed))
+        weighted = basic.mul(t_up, _product_of_others(operand, indices, updates, axes))
+        summed = scatter_add_p.bind(basic.zeros_like(operand), indices, weighted, axes=axes)
+        t_out = ad.add_tangents(t_out, basic.mul(operand, summed))
     return out, t_out
 
 
@@ -477,21 +479,21 @@ def _scatter_extremum_jvp(prim: Primitive):
         dtype = core.get_aval(out).dtype
         shape = core.get_aval(operand).shape
         n_batch = core.get_aval(indices).ndim - 1
-        kept = lax.eq(operand, out)
+        kept = basic.eq(operand, out)
         # updates equal to the result at their (in-bounds) position took part in it
-        won = lax.eq(updates, gather_p.bind(out, indices, axes=axes))
-        won = and_p.bind(won, _mask_batch(lax.full_like(won, True), in_bounds_mask(
+        won = basic.eq(updates, gather_p.bind(out, indices, axes=axes))
+        won = and_p.bind(won, _mask_batch(basic.full_like(won, True), in_bounds_mask(
             indices, shape, axes), n_batch))
-        count = scatter_add_p.bind(lax.convert_element_type(kept, dtype), indices,
-                                   lax.convert_element_type(won, dtype), axes=axes)
+        count = scatter_add_p.bind(basic.convert_element_type(kept, dtype), indices,
+                                   basic.convert_element_type(won, dtype), axes=axes)
         t_out = Zero(core.get_aval(out))
         if not isinstance(t_op, Zero):
-            t_out = lax.select(kept, t_op, lax.zeros_like(t_op))
+            t_out = basic.select(kept, t_op, basic.zeros_like(t_op))
         if not isinstance(t_up, Zero):
-            chosen = lax.select(won, t_up, lax.zeros_like(t_up))
-            t_out = ad.add_tangents(t_out, scatter_add_p.bind(lax.zeros_like(out), indices,
+            chosen = basic.select(won, t_up, basic.zeros_like(t_up))
+            t_out = ad.add_tangents(t_out, scatter_add_p.bind(basic.zeros_like(out), indices,
                                                               chosen, axes=axes))
-        return out, lax.div(t_out, count)
+        return out, basic.div(t_out, count)
 
     return rule
 
@@ -540,8 +542,8 @@ def _wrap_negative(indices, n: int):
     aval = core.get_aval(indices)
     if not np.issubdtype(aval.dtype, np.signedinteger):
         return indices
-    return lax.select(lax.lt(indices, lax.full_like(indices, 0)),
-                      lax.add(indices, lax.full_like(indices, n)), indices)
+    return basic.select(basic.lt(indices, basic.full_like(indices, 0)),
+                      basic.add(indices, basic.full_like(indices, n)), indices)
 
 
 def _prepare_indices(indices, n: int, mode: str | None):
@@ -559,8 +561,8 @@ def _prepare_indices(indices, n: int, mode: str | None):
         idx = _concrete(indices)
         if idx is not None:
             return np.mod(idx, n).astype(idx.dtype), None
-        r = lax.rem(indices, lax.full_like(indices, n))  # C remainder: same sign as indices
-        return lax.select(lax.lt(r, lax.full_like(r, 0)), lax.add(r, lax.full_like(r, n)),
+        r = basic.rem(indices, basic.full_like(indices, n))  # C remainder: same sign as indices
+        return basic.select(basic.lt(r, basic.full_like(r, 0)), basic.add(r, basic.full_like(r, n)),
                           r), None
     valid = None
     if mode == "fill":
@@ -569,8 +571,8 @@ def _prepare_indices(indices, n: int, mode: str | None):
             ok = (idx >= -n) & (idx < n)
             valid = None if ok.all() else ok
         else:
-            valid = and_p.bind(lax.ge(indices, lax.full_like(indices, -n)),
-                               lax.lt(indices, lax.full_like(indices, n)))
+            valid = and_p.bind(basic.ge(indices, basic.full_like(indices, -n)),
+                               basic.lt(indices, basic.full_like(indices, n)))
     return _wrap_negative(indices, n), valid
 
 
@@ -590,8 +592,8 @@ def _fill_invalid(out, valid, bdims, fill_value):
             fill_value = np.iinfo(dt).max
         else:
             fill_value = np.iinfo(dt).min
-    mask = lax.broadcast_in_dim(valid, aval.shape, bdims)
-    return lax.select(mask, out, lax.full(aval.shape, fill_value, aval.dtype))
+    mask = basic.broadcast_in_dim(valid, aval.shape, bdims)
+    return basic.select(mask, out, basic.full(aval.shape, fill_value, aval.dtype))
 
 
 def _as_index_array(indices):
@@ -637,15 +639,15 @@ def take_along_axis(x, indices, axis: int, mode: str | None = None, fill_value=N
     coords = []
     for d in range(ndim):
         if d == axis:
-            c = lax.broadcast_in_dim(idx, out_shape, tuple(range(ndim)))
+            c = basic.broadcast_in_dim(idx, out_shape, tuple(range(ndim)))
         elif x_aval.shape[d] == 1:  # broadcast along an axis of length 1: always entry 0
-            c = lax.full(out_shape, 0, idx_dtype)
+            c = basic.full(out_shape, 0, idx_dtype)
         else:
-            c = lax.iota(idx_dtype, out_shape, d)
-        coords.append(lax.reshape(c, out_shape + (1,)))
-    out = gather_p.bind(x, lax.concatenate(coords, ndim), axes=tuple(range(ndim)))
+            c = shape_ops.iota(idx_dtype, out_shape, d)
+        coords.append(basic.reshape(c, out_shape + (1,)))
+    out = gather_p.bind(x, shape_ops.concatenate(coords, ndim), axes=tuple(range(ndim)))
     if valid is not None:
-        valid = lax.broadcast_in_dim(valid, out_shape, tuple(range(ndim)))
+        valid = basic.broadcast_in_dim(valid, out_shape, tuple(range(ndim)))
     return _fill_invalid(out, valid, tuple(range(ndim)), fill_value)
 
 
@@ -658,17 +660,17 @@ def take(x, indices, axis: int | None = None, mode: str | None = None, fill_valu
     """
     indices = _as_index_array(indices)
     if axis is None:
-        x = lax.reshape(x, (core.get_aval(x).size,))
+        x = basic.reshape(x, (core.get_aval(x).size,))
         axis = 0
     x_aval, i_aval = core.get_aval(x), core.get_aval(indices)
     axis = int(axis) + x_aval.ndim if int(axis) < 0 else int(axis)
     if not 0 <= axis < x_aval.ndim:
         raise TypeError(f"take: axis {axis} is out of range for shape {x_aval.shape}")
     idx, valid = _prepare_indices(indices, x_aval.shape[axis], mode)
-    out = gather_p.bind(x, lax.reshape(idx, i_aval.shape + (1,)), axes=(axis,))
+    out = gather_p.bind(x, basic.reshape(idx, i_aval.shape + (1,)), axes=(axis,))
     # gather puts the index axes first; move them to where ``axis`` was
     k = i_aval.ndim
     perm = tuple(range(k, k + axis)) + tuple(range(k)) + tuple(
         range(k + axis, k + x_aval.ndim - 1))
-    return _fill_invalid(lax.transpose(out, perm), valid, tuple(range(axis, axis + k)),
+    return _fill_invalid(basic.transpose(out, perm), valid, tuple(range(axis, axis + k)),
                          fill_value)

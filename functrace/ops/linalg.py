@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, dtypes, simplify
 from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray
+from . import basic
 
 __all__ = ["dot_general", "dot"]
 
@@ -117,7 +118,7 @@ def _inverse_perm(order: Sequence[int]) -> tuple[int, ...]:
 
 
 def _as(x, dtype):
-    return lax.convert_element_type(x, dtype)
+    return basic.convert_element_type(x, dtype)
 
 
 def _transpose_lhs(ct, lhs_aval: ShapedArray, rhs, dimension_numbers):
@@ -132,7 +133,7 @@ def _transpose_lhs(ct, lhs_aval: ShapedArray, rhs, dimension_numbers):
     res = dot_general(_as(ct, rhs_aval.dtype), rhs, dims, preferred_element_type=lhs_aval.dtype)
     # res axes: batch, lhs free, then rhs's remaining (contracting) axes in rhs order
     layout = tuple(lb) + lf + tuple(lc[list(rc).index(r)] for r in sorted(rc))
-    return lax.transpose(res, _inverse_perm(layout))
+    return basic.transpose(res, _inverse_perm(layout))
 
 
 def _transpose_rhs(ct, lhs, rhs_aval: ShapedArray, dimension_numbers):
@@ -147,7 +148,7 @@ def _transpose_rhs(ct, lhs, rhs_aval: ShapedArray, dimension_numbers):
     res = dot_general(lhs, _as(ct, lhs_aval.dtype), dims, preferred_element_type=rhs_aval.dtype)
     # res axes: batch, lhs's remaining (contracting) axes in lhs order, then rhs free
     layout = tuple(rb) + tuple(rc[list(lc).index(a)] for a in sorted(lc)) + rf
-    return lax.transpose(res, _inverse_perm(layout))
+    return basic.transpose(res, _inverse_perm(layout))
 
 
 def _transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type):
@@ -240,3 +241,6 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
                         f"{core.get_aval(lhs).shape} and {core.get_aval(rhs).shape}")
     return dot_general(lhs, rhs, (((lhs_ndim - 1,), (0,)), ((), ())),
                        preferred_element_type=preferred_element_type)
+
+
+simplify.known_primitives["dot_general"] = dot_general_p

@@ -30,9 +30,12 @@ import types
 
 import numpy as np
 
-from .. import ad, batching, core, lax
+from .. import ad, batching, core
 from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray
+from . import basic
+from . import linalg as linalg_ops
+from . import shapes as shape_ops
 
 __all__ = ["linalg_solve", "det", "slogdet", "cholesky", "triangular_solve", "eigh", "qr",
            "svd", "eig"]
@@ -137,8 +140,8 @@ def _rhs_batch_rule(prim: Primitive, rows_side):
         b = batching.moveaxis(b, db, at)
         moved = core.get_aval(b).shape
         merged = moved[:at] + (moved[at] * moved[at + 1],) + moved[at + 2:]
-        x = prim.bind(a, lax.reshape(b, merged), **params)
-        return lax.reshape(x, moved), at
+        x = prim.bind(a, basic.reshape(b, merged), **params)
+        return basic.reshape(x, moved), at
 
     batching.batch_rules[prim] = rule
 
@@ -151,50 +154,50 @@ def _rhs_batch_rule(prim: Primitive, rows_side):
 def _mT(x):
     """Swap the last two axes."""
     nd = core.get_aval(x).ndim
-    return lax.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+    return basic.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _mm(a, b):
     """Matrix product of two stacks with equal batch axes."""
     nd = core.get_aval(a).ndim
     batch = tuple(range(nd - 2))
-    return lax.dot_general(a, b, (((nd - 1,), (nd - 2,)), (batch, batch)))
+    return linalg_ops.dot_general(a, b, (((nd - 1,), (nd - 2,)), (batch, batch)))
 
 
 def _eye(shape, dtype):
     """Identity matrices broadcast to ``shape`` (..., n, n) (any trailing pair: rectangular)."""
     m, n = shape[-2:]
-    eq = lax.eq(lax.iota(np.int32, (m, n), 0), lax.iota(np.int32, (m, n), 1))
-    return lax.broadcast_to_rank(lax.convert_element_type(eq, dtype), tuple(shape))
+    eq = basic.eq(shape_ops.iota(np.int32, (m, n), 0), shape_ops.iota(np.int32, (m, n), 1))
+    return basic.broadcast_to_rank(basic.convert_element_type(eq, dtype), tuple(shape))
 
 
 def _tri_mask(shape, lower: bool, k: int = 0):
     """Boolean mask of the lower (``i >= j - k``) or upper (``i <= j - k``) triangle."""
     m, n = shape[-2:]
-    rows = lax.iota(np.int32, (m, n), 0)
-    rows = lax.add(rows, int(k)) if k else rows
-    cols = lax.iota(np.int32, (m, n), 1)
-    return lax.broadcast_to_rank(lax.ge(rows, cols) if lower else lax.le(rows, cols),
+    rows = shape_ops.iota(np.int32, (m, n), 0)
+    rows = basic.add(rows, int(k)) if k else rows
+    cols = shape_ops.iota(np.int32, (m, n), 1)
+    return basic.broadcast_to_rank(basic.ge(rows, cols) if lower else basic.le(rows, cols),
                                  tuple(shape))
 
 
 def _tri(x, lower: bool, k: int = 0):
     """The lower/upper triangle of ``x`` (diagonal offset ``k``), zeros elsewhere."""
     aval = core.get_aval(x)
-    return lax.select(_tri_mask(aval.shape, lower, k), x, lax.full_like(x, 0))
+    return basic.select(_tri_mask(aval.shape, lower, k), x, basic.full_like(x, 0))
 
 
 def _diag(x):
     """The diagonals of a stack of square matrices, shape (..., n)."""
     aval = core.get_aval(x)
-    return lax.reduce_sum(lax.mul(x, _eye(aval.shape, aval.dtype)), aval.ndim - 1)
+    return basic.reduce_sum(basic.mul(x, _eye(aval.shape, aval.dtype)), aval.ndim - 1)
 
 
 def _row(v, n: int):
     """(..., k) -> (..., n, k): ``v`` repeated down the rows (``v[..., None, :]``)."""
     aval = core.get_aval(v)
     nb = aval.ndim - 1
-    return lax.broadcast_in_dim(v, aval.shape[:-1] + (n, aval.shape[-1]),
+    return basic.broadcast_in_dim(v, aval.shape[:-1] + (n, aval.shape[-1]),
                                 tuple(range(nb)) + (nb + 1,))
 
 
@@ -202,7 +205,7 @@ def _col(v, n: int):
     """(..., k) -> (..., k, n): ``v`` repeated along the columns (``v[..., :, None]``)."""
     aval = core.get_aval(v)
     nb = aval.ndim - 1
-    return lax.broadcast_in_dim(v, aval.shape + (n,), tuple(range(nb + 1)))
+    return basic.broadcast_in_dim(v, aval.shape + (n,), tuple(range(nb + 1)))
 
 
 def _is_complex(x) -> bool:
@@ -216,7 +219,7 @@ def _real_dtype(dtype) -> np.dtype:
 
 def _conj(x):
     """``conj(x)`` for complex ``x``; real ``x`` unchanged (no equation)."""
-    return lax.conj(x) if _is_complex(x) else x
+    return basic.conj(x) if _is_complex(x) else x
 
 
 def _H(x):
@@ -227,12 +230,12 @@ def _H(x):
 def _as(x, dtype):
     """``x`` converted to ``dtype`` (no equation when it already has it)."""
     return x if core.get_aval(x).dtype == np.dtype(dtype) else \
-        lax.convert_element_type(x, np.dtype(dtype))
+        basic.convert_element_type(x, np.dtype(dtype))
 
 
 def _trace(x):
     aval = core.get_aval(x)
-    return lax.reduce_sum(_diag(x), aval.ndim - 2)
+    return basic.reduce_sum(_diag(x), aval.ndim - 2)
 
 
 def _sub_tangents(x, y):
@@ -240,8 +243,8 @@ def _sub_tangents(x, y):
     if isinstance(y, Zero):
         return x
     if isinstance(x, Zero):
-        return lax.neg(y)
-    return lax.sub(x, y)
+        return basic.neg(y)
+    return basic.sub(x, y)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +324,7 @@ def _det_jvp(primals, tangents):
     # matrices too, where det * inv(a) does not
     nd = core.get_aval(a).ndim
     adj_t = _mT(adjugate_p.bind(a))
-    return det_p.bind(a), lax.reduce_sum(lax.mul(adj_t, ad.instantiate(da)), (nd - 2, nd - 1))
+    return det_p.bind(a), basic.reduce_sum(basic.mul(adj_t, ad.instantiate(da)), (nd - 2, nd - 1))
 
 
 core.shape_rules[det_p] = _det_shape
@@ -362,8 +365,8 @@ def _adjugate_jvp(primals, tangents):
     x = solve_p.bind(a, ad.instantiate(da))
     tr = _trace(x)
     nd = core.get_aval(a).ndim
-    tr_mat = lax.broadcast_in_dim(tr, core.get_aval(a).shape, tuple(range(nd - 2)))
-    return adj, lax.sub(lax.mul(adj, tr_mat), _mm(x, adj))
+    tr_mat = basic.broadcast_in_dim(tr, core.get_aval(a).shape, tuple(range(nd - 2)))
+    return adj, basic.sub(basic.mul(adj, tr_mat), _mm(x, adj))
 
 
 core.shape_rules[adjugate_p] = _same_square_shape("adjugate")
@@ -394,8 +397,8 @@ def _slogdet_jvp(primals, tangents):
     if not _is_complex(a):
         return [sign, logdet], [Zero(core.get_aval(sign)), t]
     # d log det = t: its real part moves log|det|, its imaginary part turns the sign
-    re = lax.real(t)
-    return [sign, logdet], [lax.mul(sign, lax.sub(t, _as(re, core.get_aval(t).dtype))), re]
+    re = basic.real(t)
+    return [sign, logdet], [basic.mul(sign, basic.sub(t, _as(re, core.get_aval(t).dtype))), re]
 
 
 core.shape_rules[slogdet_p] = _slogdet_shape
@@ -522,8 +525,8 @@ def _cholesky_jvp(primals, tangents):
     both = triangular_solve(lo, left, left_side=False, lower=True, transpose_a=True,
                             conjugate_a=_is_complex(lo))
     aval = core.get_aval(a)
-    half_diag = lax.sub(lax.full_like(a, 1), lax.mul(_eye(aval.shape, aval.dtype), 0.5))
-    return lo, _mm(lo, lax.mul(_tri(both, True), half_diag))
+    half_diag = basic.sub(basic.full_like(a, 1), basic.mul(_eye(aval.shape, aval.dtype), 0.5))
+    return lo, _mm(lo, basic.mul(_tri(both, True), half_diag))
 
 
 core.shape_rules[cholesky_p] = _same_square_shape("cholesky")
@@ -537,7 +540,7 @@ def _symmetrize(name: str, x):
     aval = core.get_aval(x)
     _check_matrix(name, aval)
     _check_float(name, aval)
-    return lax.mul(lax.add(x, _H(x)), lax.full_like(x, 0.5))
+    return basic.mul(basic.add(x, _H(x)), basic.full_like(x, 0.5))
 
 
 def cholesky(x, *, symmetrize_input: bool = True):
@@ -584,11 +587,11 @@ def _eigh_jvp(primals, tangents, *, lower):
     # (divided by the eigenvalue gaps) rotates the eigenvectors.
     p = _mm(_H(v), _mm(ad.instantiate(da), v))
     eye = _eye(aval.shape, _real_dtype(aval.dtype))
-    gaps = lax.add(lax.sub(_row(w, n), _col(w, n)), eye)  # w_j - w_i, ones on the diagonal
-    f = lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye)
+    gaps = basic.add(basic.sub(_row(w, n), _col(w, n)), eye)  # w_j - w_i, ones on the diagonal
+    f = basic.sub(basic.div(basic.full_like(gaps, 1), gaps), eye)
     dw = _diag(p)
-    return [v, w], [_mm(v, lax.mul(_as(f, aval.dtype), p)),
-                    lax.real(dw) if _is_complex(dw) else dw]
+    return [v, w], [_mm(v, basic.mul(_as(f, aval.dtype), p)),
+                    basic.real(dw) if _is_complex(dw) else dw]
 
 
 core.shape_rules[eigh_p] = _eigh_shape
@@ -645,15 +648,15 @@ def _qr_jvp(primals, tangents, *, full_matrices):
     da_rinv = triangular_solve(r, ad.instantiate(da), left_side=False, lower=False)
     c = _mm(_H(q), da_rinv)
     low = _tri(c, True, -1)
-    omega = lax.sub(low, _H(low))
+    omega = basic.sub(low, _H(low))
     if _is_complex(c):
         # q^H dq is skew-Hermitian: its diagonal is imaginary, the imaginary diagonal of c
         # (LAPACK's r has a real diagonal, so dr r^-1 has none there)
         aval = core.get_aval(c)
-        imag_diag = lax.sub(c, _as(lax.real(c), aval.dtype))
-        omega = lax.add(omega, lax.mul(_eye(aval.shape, aval.dtype), imag_diag))
-    dq = lax.add(_mm(q, lax.sub(omega, c)), da_rinv)
-    dr = _mm(lax.sub(c, omega), r)
+        imag_diag = basic.sub(c, _as(basic.real(c), aval.dtype))
+        omega = basic.add(omega, basic.mul(_eye(aval.shape, aval.dtype), imag_diag))
+    dq = basic.add(_mm(q, basic.sub(omega, c)), da_rinv)
+    dr = _mm(basic.sub(c, omega), r)
     return [q, r], [dq, dr]
 
 
@@ -714,32 +717,33 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     p = _mm(_H(u), _mm(da, v))  # the tangent in the singular bases, (..., k, k)
     ds = _diag(p)
     if _is_complex(ds):
-        ds = lax.real(ds)
+        ds = basic.real(ds)
     if not compute_uv:
         return [s], [ds]
     # Off-diagonal rotations: f_ij = 1 / (s_j^2 - s_i^2), zero on the diagonal.
     srow, scol = _row(s, k), _col(s, k)
     eye = _eye(core.get_aval(srow).shape, core.get_aval(srow).dtype)
-    gaps = lax.add(lax.mul(lax.add(srow, scol), lax.sub(srow, scol)), eye)
-    f = _as(lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye), dt)
+    gaps = basic.add(basic.mul(basic.add(srow, scol), basic.sub(srow, scol)), eye)
+    f = _as(basic.sub(basic.div(basic.full_like(gaps, 1), gaps), eye), dt)
     srow_c, scol_c = _as(srow, dt), _as(scol, dt)
-    p_s, s_p = lax.mul(p, srow_c), lax.mul(scol_c, p)  # p @ diag(s), diag(s) @ p
-    du = _mm(u, lax.mul(f, lax.add(p_s, _H(p_s))))
-    dv = _mm(v, lax.mul(f, lax.add(s_p, _H(s_p))))
+    p_s, s_p = basic.mul(p, srow_c), basic.mul(scol_c, p)  # p @ diag(s), diag(s) @ p
+    du = _mm(u, basic.mul(f, basic.add(p_s, _H(p_s))))
+    dv = _mm(v, basic.mul(f, basic.add(s_p, _H(s_p))))
     if _is_complex(p):
         # the phases: the imaginary diagonal of p, split between u and v (given to u)
-        zero_s = lax.convert_element_type(lax.eq(s, lax.full_like(s, 0)), core.get_aval(s).dtype)
-        s_inv = lax.sub(lax.div(lax.full_like(s, 1), lax.add(s, zero_s)), zero_s)
-        half_skew = lax.mul(lax.sub(p, _H(p)), lax.full_like(p, 0.5))
-        du = lax.add(du, _mm(u, lax.mul(half_skew, lax.mul(_eye(core.get_aval(p).shape, dt),
+        zero_s = basic.convert_element_type(basic.eq(s, basic.full_like(s, 0)),
+                                            core.get_aval(s).dtype)
+        s_inv = basic.sub(basic.div(basic.full_like(s, 1), basic.add(s, zero_s)), zero_s)
+        half_skew = basic.mul(basic.sub(p, _H(p)), basic.full_like(p, 0.5))
+        du = basic.add(du, _mm(u, basic.mul(half_skew, basic.mul(_eye(core.get_aval(p).shape, dt),
                                                            _as(_row(s_inv, k), dt)))))
     # Components outside the span of u (m > n) or v (n > m).
     if m > n:
         dav = _mm(da, v)
-        du = lax.add(du, lax.div(lax.sub(dav, _mm(u, _mm(_H(u), dav))), _as(_row(s, m), dt)))
+        du = basic.add(du, basic.div(basic.sub(dav, _mm(u, _mm(_H(u), dav))), _as(_row(s, m), dt)))
     if n > m:
         dahu = _mm(_H(da), u)
-        dv = lax.add(dv, lax.div(lax.sub(dahu, _mm(v, _mm(vh, dahu))), _as(_row(s, n), dt)))
+        dv = basic.add(dv, basic.div(basic.sub(dahu, _mm(v, _mm(vh, dahu))), _as(_row(s, n), dt)))
     return [u, s, vh], [du, ds, _H(dv)]
 
 
@@ -800,13 +804,13 @@ def _eig_jvp(primals, tangents, *, compute_eigenvectors):
     if not compute_eigenvectors:
         return [w], [dw]
     eye = _eye(aval.shape, c)
-    gaps = lax.add(lax.sub(_row(w, n), _col(w, n)), eye)
-    f = lax.sub(lax.div(lax.full_like(gaps, 1), gaps), eye)
-    dv = _mm(v, lax.mul(f, p))
+    gaps = basic.add(basic.sub(_row(w, n), _col(w, n)), eye)
+    f = basic.sub(basic.div(basic.full_like(gaps, 1), gaps), eye)
+    dv = _mm(v, basic.mul(f, p))
     # NumPy's eigenvectors have unit norm: remove the tangent's component that changes it
     nd = aval.ndim
-    radial = lax.real(lax.reduce_sum(lax.mul(lax.conj(v), dv), nd - 2))
-    dv = lax.sub(dv, lax.mul(v, _row(_as(radial, c), n)))
+    radial = basic.real(basic.reduce_sum(basic.mul(basic.conj(v), dv), nd - 2))
+    dv = basic.sub(dv, basic.mul(v, _row(_as(radial, c), n)))
     return [w, v], [dw, dv]
 
 
@@ -828,139 +832,6 @@ def eig(x, *, compute_left_eigenvectors: bool = False, compute_right_eigenvector
                                   "ones are the right ones of the conjugate transpose")
     outs = eig_p.bind(x, compute_eigenvectors=bool(compute_right_eigenvectors))
     return tuple(outs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiled lowerings (jit): LAPACK kernels of functrace.backend.lapack
-# ---------------------------------------------------------------------------------------------
-# Each lowering emits one call of an ``lp_*`` kernel on the operands and outputs viewed as
-# (batch, rows, cols) stacks. The backend is imported lazily (defining primitives must not import
-# Numba); without the library, or for empty matrices, CodegenError keeps the NumPy
-# implementation.
-
-
-def _lapack_ready(eqn) -> None:
-    from ..backend import lapack
-    from ..backend.codegen import CodegenError
-    if not lapack.LAPACK_AVAILABLE:
-        raise CodegenError("NumPy's bundled LAPACK was not found")
-    avals = [v.aval for v in eqn.invars] + [v.aval for v in eqn.outvars]
-    if any(d == 0 for a in avals for d in a.shape):
-        raise CodegenError("empty matrices run with NumPy")
-
-
-def _emit_kernel(k, eqn, kernel: str, ins, outs, *extra) -> None:
-    """Emit ``kernel(*ins, *outs, *extra)``: ``ins``/``outs`` are (operand or output index,
-    shape to view it as). NumPy's ``linalg`` computes float32 in float64 and rounds the results
-    (so eigenvector signs, pivots etc. are float64's): float32 goes through float64 copies too.
-    A 0-d output is filled through a 1-element temporary."""
-    _lapack_ready(eqn)
-    up = eqn.invars[0].aval.dtype == np.float32
-    args, after = [], []
-    for i, shape in ins:
-        view = f"{k.ins[i]}.reshape({tuple(shape)})"
-        if up:
-            t = k.tmp("u")
-            k.emit(f"{t} = {view}.astype(np.float64)")
-            view = t
-        args.append(view)
-    for i, shape in outs:
-        v = eqn.outvars[i]
-        name = k.outs[i]
-        if up or v.aval.ndim == 0:
-            t = k.tmp("u")
-            k.emit(f"{t} = np.empty({tuple(shape)}, np.float64)" if up else
-                   f"{t} = np.empty({tuple(shape)}, np.{v.aval.dtype.name})")
-            args.append(t)
-            if v.aval.ndim == 0:
-                after.append(f"{name} = np.{v.aval.dtype.name}({t}[0])")
-            else:
-                after.append(f"{name}.reshape({tuple(shape)})[:] = {t}")
-        else:
-            args.append(f"{name}.reshape({tuple(shape)})")
-    k.emit(f"{kernel}({', '.join(args + [str(x) for x in extra])})", *after)
-
-
-def _as3(shape) -> tuple[int, int, int]:
-    """A (..., m, n) shape as (batch, m, n)."""
-    return (int(np.prod(shape[:-2], dtype=np.int64)),) + tuple(shape[-2:])
-
-
-def _as2(shape, batch: int) -> tuple[int, int]:
-    """A (...) vector/scalar output per matrix of a batch of ``batch`` as (batch, n)."""
-    return (batch, int(np.prod(shape, dtype=np.int64)) // max(batch, 1))
-
-
-def _lower_square_to_square(kernel: str):
-    def lower(k, eqn) -> None:
-        s = _as3(eqn.invars[0].aval.shape)
-        _emit_kernel(k, eqn, kernel, [(0, s)], [(0, s)])
-
-    return lower
-
-
-def _lower_solve(k, eqn) -> None:
-    a, b = (_as3(v.aval.shape) for v in eqn.invars)
-    _emit_kernel(k, eqn, "lp_solve", [(0, a), (1, b)], [(0, b)])
-
-
-def _lower_triangular_solve(k, eqn) -> None:
-    p = eqn.params
-    a, b = (_as3(v.aval.shape) for v in eqn.invars)
-    _emit_kernel(k, eqn, "lp_triangular_solve", [(0, a), (1, b)], [(0, b)],
-                 bool(p["left_side"]), bool(p["lower"]), bool(p["transpose_a"]),
-                 bool(p["unit_diagonal"]))
-
-
-def _lower_det(k, eqn) -> None:
-    a = _as3(eqn.invars[0].aval.shape)
-    _emit_kernel(k, eqn, "lp_det", [(0, a)], [(0, (a[0],))])
-
-
-def _lower_slogdet(k, eqn) -> None:
-    a = _as3(eqn.invars[0].aval.shape)
-    _emit_kernel(k, eqn, "lp_slogdet", [(0, a)], [(0, (a[0],)), (1, (a[0],))])
-
-
-def _lower_eigh(k, eqn) -> None:
-    a = _as3(eqn.invars[0].aval.shape)
-    _emit_kernel(k, eqn, "lp_eigh", [(0, a)], [(0, a), (1, a[:2])],
-                 bool(eqn.params["lower"]))
-
-
-def _lower_qr(k, eqn) -> None:
-    q, r = (_as3(v.aval.shape) for v in eqn.outvars)
-    _emit_kernel(k, eqn, "lp_qr", [(0, _as3(eqn.invars[0].aval.shape))], [(0, q), (1, r)])
-
-
-def _lower_svd(k, eqn) -> None:
-    a = _as3(eqn.invars[0].aval.shape)
-    if eqn.params["compute_uv"]:
-        u, s, vh = (v.aval.shape for v in eqn.outvars)
-        jobz = 65 if eqn.params["full_matrices"] else 83
-        _emit_kernel(k, eqn, "lp_svd", [(0, a)], [(0, _as3(u)), (1, _as2(s, a[0])),
-                                                   (2, _as3(vh))], jobz)
-        return
-    _emit_kernel(k, eqn, "lp_svdvals", [(0, a)], [(0, _as2(eqn.outvars[0].aval.shape, a[0]))])
-
-
-def _register_lowerings() -> None:
-    from ..backend import rules
-    table = {
-        cholesky_p: _lower_square_to_square("lp_cholesky"),
-        adjugate_p: _lower_square_to_square("lp_adjugate"),
-        solve_p: _lower_solve,
-        triangular_solve_p: _lower_triangular_solve,
-        det_p: _lower_det,
-        slogdet_p: _lower_slogdet,
-        eigh_p: _lower_eigh,
-        qr_p: _lower_qr,
-        svd_p: _lower_svd,
-    }
-    rules.kernel_lowerings.update(table)
-
-
-_register_lowerings()
 
 
 # ``functrace.lax.linalg.cholesky`` etc., as JAX spells them

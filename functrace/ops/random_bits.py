@@ -100,7 +100,7 @@ def _threefry_impl(k1, k2, x1, x2):
 
 
 def _threefry_batch(vals, dims, axis_size, **params):
-    from .. import lax
+    from . import basic
     # the unbatched output shape is that of any non-0-d operand, with its batch axis removed
     inner = _out_shape([tuple(s for j, s in enumerate(core.get_aval(v).shape) if j != d)
                         for v, d in zip(vals, dims)])
@@ -114,7 +114,7 @@ def _threefry_batch(vals, dims, axis_size, **params):
             continue
         v = batching.moveaxis(v, d, 0)
         if core.get_aval(v).shape != full:  # a batched 0-d word next to array counters
-            v = lax.broadcast_in_dim(v, full, (0,))
+            v = basic.broadcast_in_dim(v, full, (0,))
         moved.append(v)
     return threefry2x32_p.bind(*moved, **params), [0, 0]
 

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, dtypes
 from ..ad import Zero
 from ..core import Primitive, ShapedArray
+from . import basic
+from . import shapes as shape_ops
 
 __all__ = ["reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "argmax",
            "argmin"]  # lax.reduce_sum is defined in lax.py
@@ -92,7 +94,7 @@ def _kept_dims(x_aval: ShapedArray, axes) -> tuple[int, ...]:
 
 def _expand(y, x_aval: ShapedArray, axes):
     """Broadcast a reduction's result ``y`` back to the operand's shape."""
-    return lax.broadcast_in_dim(y, x_aval.shape, _kept_dims(x_aval, axes))
+    return basic.broadcast_in_dim(y, x_aval.shape, _kept_dims(x_aval, axes))
 
 
 def _reduced_size(x, axes) -> int:
@@ -158,10 +160,10 @@ def _chooser_jvp(prim: Primitive):
         (x,), (t,) = primals, tangents
         ans = prim.bind(x, axes=axes)
         x_aval = core.get_aval(x)
-        hits = lax.convert_element_type(lax.eq(x, _expand(ans, x_aval, axes)),
+        hits = basic.convert_element_type(basic.eq(x, _expand(ans, x_aval, axes)),
                                            core.get_aval(t).dtype)
-        counts = lax.reduce_sum(hits, axes)
-        return ans, lax.div(lax.reduce_sum(lax.mul(t, hits), axes), counts)
+        counts = basic.reduce_sum(hits, axes)
+        return ans, basic.div(basic.reduce_sum(basic.mul(t, hits), axes), counts)
 
     return rule
 
@@ -189,14 +191,14 @@ def _prod_tree(x, n: int):
     multiplications, so its derivative is exact where entries are zero."""
     while n > 1:
         half = (n + 1) // 2
-        first = lax.slice_in_dim(x, 0, half, axis=0)
-        second = lax.slice_in_dim(x, half, n, axis=0)
+        first = shape_ops.slice_in_dim(x, 0, half, axis=0)
+        second = shape_ops.slice_in_dim(x, half, n, axis=0)
         if n % 2:
             # an odd length leaves ``first`` one longer: its last entry is multiplied by 1
-            second = lax.pad(second, lax.full((), 1, core.get_aval(x).dtype),
+            second = shape_ops.pad(second, basic.full((), 1, core.get_aval(x).dtype),
                              ((0, 1, 0),) + ((0, 0, 0),) * (core.get_aval(x).ndim - 1))
-        x, n = lax.mul(first, second), half
-    return lax.reshape(x, core.get_aval(x).shape[1:])
+        x, n = basic.mul(first, second), half
+    return basic.reshape(x, core.get_aval(x).shape[1:])
 
 
 def _reduce_prod_jvp(primals, tangents, *, axes):
@@ -212,7 +214,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     flat_shape = (n,) + tuple(aval.shape[i] for i in kept)
 
     def flatten(v):
-        return lax.reshape(lax.transpose(v, tuple(axes) + kept), flat_shape)
+        return basic.reshape(basic.transpose(v, tuple(axes) + kept), flat_shape)
 
     _, (t_out,) = ad.jvp_flat(lambda v: [_prod_tree(v, n)], [flatten(x)], [flatten(t)])
     return ans, t_out

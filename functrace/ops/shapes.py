@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, dtypes, lax
+from .. import ad, batching, core, dtypes
 from ..ad import Zero, is_undefined
 from ..core import Primitive, ShapedArray, Tracer
+from . import basic
 
 __all__ = ["iota"]
 
@@ -337,7 +338,7 @@ def _pad_transpose(ct, x, value, *, padding_config):
     ct_value = None
     if is_undefined(value):
         all_axes = tuple(range(core.get_aval(ct).ndim))
-        ct_value = lax.sub(lax.reduce_sum(ct, all_axes), lax.reduce_sum(ct_x, all_axes))
+        ct_value = basic.sub(basic.reduce_sum(ct, all_axes), basic.reduce_sum(ct_x, all_axes))
     return [ct_x if is_undefined(x) else None, ct_value]
 
 
@@ -351,10 +352,10 @@ def _pad_batch(vals, dims, axis_size, *, padding_config):
     dtype = core.get_aval(x).dtype
     padded = pad_p.bind(x, np.zeros((), dtype), padding_config=config)
     shape = core.get_aval(padded).shape
-    inside = pad(lax.full(core.get_aval(x).shape[1:], True, dtypes.bool_), False, padding_config)
-    inside = lax.broadcast_in_dim(inside, shape, tuple(range(1, len(shape))))
-    value = lax.broadcast_in_dim(batching.moveaxis(value, vd, 0), shape, (0,))
-    return lax.select(inside, padded, value), 0
+    inside = pad(basic.full(core.get_aval(x).shape[1:], True, dtypes.bool_), False, padding_config)
+    inside = basic.broadcast_in_dim(inside, shape, tuple(range(1, len(shape))))
+    value = basic.broadcast_in_dim(batching.moveaxis(value, vd, 0), shape, (0,))
+    return basic.select(inside, padded, value), 0
 
 
 core.shape_rules[pad_p] = _pad_shape
@@ -499,7 +500,7 @@ def _clamp_start(start, limit: int):
     if not isinstance(start, Tracer):
         start = np.asarray(start)
         return np.clip(start, 0, limit).astype(start.dtype)
-    return lax.min(lax.max(start, lax.full_like(start, 0)), lax.full_like(start, limit))
+    return basic.min(basic.max(start, basic.full_like(start, 0)), basic.full_like(start, limit))
 
 
 def _window_indices(starts, start_dims, shape, sizes, axis_size: int):
@@ -511,11 +512,11 @@ def _window_indices(starts, start_dims, shape, sizes, axis_size: int):
     out_shape = (axis_size,) + tuple(sizes)
     coords = []
     for k, (s, d) in enumerate(zip(starts, start_dims)):
-        s = lax.convert_element_type(_clamp_start(s, shape[k] - sizes[k]), dtype)
-        s = batching.bdim_at(s, d, axis_size, 0) if d is not None else lax.broadcast_in_dim(
+        s = basic.convert_element_type(_clamp_start(s, shape[k] - sizes[k]), dtype)
+        s = batching.bdim_at(s, d, axis_size, 0) if d is not None else basic.broadcast_in_dim(
             s, (axis_size,), ())
-        c = lax.add(lax.broadcast_in_dim(s, out_shape, (0,)), iota(dtype, out_shape, k + 1))
-        coords.append(lax.reshape(c, out_shape + (1,)))
+        c = basic.add(basic.broadcast_in_dim(s, out_shape, (0,)), iota(dtype, out_shape, k + 1))
+        coords.append(basic.reshape(c, out_shape + (1,)))
     return concatenate(coords, len(out_shape))
 
 
@@ -550,7 +551,7 @@ def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
     nones = [None] * len(starts)
     if isinstance(ct, Zero):
         return [Zero(x.aval)] + nones
-    zeros = lax.full(x.aval.shape, 0, x.aval.dtype)
+    zeros = basic.full(x.aval.shape, 0, x.aval.dtype)
     return [dynamic_update_slice_p.bind(zeros, ct, *starts)] + nones
 
 
@@ -592,7 +593,7 @@ def _start_args(starts, shape: Sequence[int] | None = None) -> list:
         if not isinstance(s, Tracer):
             out[d] = np.asarray(s + n, s.dtype) if s < 0 else s
         else:
-            out[d] = lax.select(lax.lt(s, 0), lax.add(s, n), s)
+            out[d] = basic.select(basic.lt(s, 0), basic.add(s, n), s)
     return out
 
 
@@ -651,7 +652,7 @@ def _dynamic_update_slice_transpose(ct, x, update, *starts):
                 Zero(u_aval) if is_undefined(update) else None] + nones
     ct_x = ct_u = None
     if is_undefined(x):
-        ct_x = dynamic_update_slice_p.bind(ct, lax.full(u_aval.shape, 0, u_aval.dtype), *starts)
+        ct_x = dynamic_update_slice_p.bind(ct, basic.full(u_aval.shape, 0, u_aval.dtype), *starts)
     if is_undefined(update):
         ct_u = dynamic_slice_p.bind(ct, *starts, slice_sizes=u_aval.shape)
     return [ct_x, ct_u] + nones

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import ad, batching, core, lax
+from .. import ad, batching, core
 from ..ad import Zero
 from ..core import Primitive, ShapedArray
+from . import indexing as indexing_ops
+from . import shapes as shape_ops
 from .reductions import normalize_axis
 
 __all__ = ["sort", "sort_key_val", "argsort"]
@@ -56,10 +58,10 @@ def _index_dtype(size: int) -> np.dtype:
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     shape = core.get_aval(primals[0]).shape
-    positions = lax.iota(_index_dtype(shape[dimension]), shape, dimension)
+    positions = shape_ops.iota(_index_dtype(shape[dimension]), shape, dimension)
     *outs, perm = sort_p.bind(*primals, positions, dimension=dimension, is_stable=is_stable,
                               num_keys=num_keys)
-    touts = [t if isinstance(t, Zero) else lax.take_along_axis(t, perm, dimension)
+    touts = [t if isinstance(t, Zero) else indexing_ops.take_along_axis(t, perm, dimension)
              for t in tangents]
     return outs, touts
 
@@ -122,5 +124,5 @@ def argsort(x, axis: int = -1, index_dtype=np.int64, is_stable: bool = True):
     axis = normalize_axis(axis, len(shape))
     if not 0 <= axis < len(shape):
         raise TypeError(f"argsort: axis {axis} is not an axis of an array of shape {shape}")
-    positions = lax.iota(np.dtype(index_dtype), shape, axis)
+    positions = shape_ops.iota(np.dtype(index_dtype), shape, axis)
     return _sort_operands((x, positions), axis, is_stable, 1)[1]

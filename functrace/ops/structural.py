@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ad, batching, core, lax
+from .. import ad, batching, core, core_prims, simplify
 from ..ad import Zero
 from ..core import Primitive, ShapedArray
+from . import basic
 
 # --- broadcast_in_dim -------------------------------------------------------------------------
 
-broadcast_in_dim_p = Primitive("broadcast_in_dim")
+broadcast_in_dim_p = core_prims.broadcast_in_dim_p  # declared below batching; rules here
 
 
 def _broadcast_in_dim_shape(x: ShapedArray, *, shape, broadcast_dimensions):
@@ -46,8 +47,8 @@ def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
     new_axes = tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
     stretched = tuple(d for i, d in enumerate(broadcast_dimensions)
                       if x.aval.shape[i] == 1 and shape[d] != 1)
-    summed = lax.reduce_sum(ct, tuple(sorted(new_axes + stretched)))
-    return [lax.reshape(summed, x.aval.shape)]
+    summed = basic.reduce_sum(ct, tuple(sorted(new_axes + stretched)))
+    return [basic.reshape(summed, x.aval.shape)]
 
 
 def _broadcast_in_dim_batch(vals, dims, axis_size, *, shape, broadcast_dimensions):
@@ -78,7 +79,7 @@ def _reshape_shape(x: ShapedArray, *, new_sizes):
 def _reshape_transpose(ct, x, *, new_sizes):
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
-    return [lax.reshape(ct, x.aval.shape)]
+    return [basic.reshape(ct, x.aval.shape)]
 
 
 def _reshape_batch(vals, dims, axis_size, *, new_sizes):
@@ -94,7 +95,7 @@ batching.batch_rules[reshape_p] = _reshape_batch
 
 # --- transpose --------------------------------------------------------------------------------
 
-transpose_p = Primitive("transpose")
+transpose_p = core_prims.transpose_p  # declared below batching; rules here
 
 
 def _transpose_shape(x: ShapedArray, *, permutation):
@@ -107,7 +108,7 @@ def _transpose_shape(x: ShapedArray, *, permutation):
 def _transpose_transpose(ct, x, *, permutation):
     if isinstance(ct, Zero):
         return [Zero(x.aval)]
-    return [lax.transpose(ct, tuple(int(i) for i in np.argsort(permutation)))]
+    return [basic.transpose(ct, tuple(int(i) for i in np.argsort(permutation)))]
 
 
 def _transpose_batch(vals, dims, axis_size, *, permutation):
@@ -120,3 +121,6 @@ core.shape_rules[transpose_p] = _transpose_shape
 core.impl_rules[transpose_p] = lambda x, *, permutation: np.transpose(x, permutation)
 ad.deflinear(transpose_p, _transpose_transpose)
 batching.batch_rules[transpose_p] = _transpose_batch
+
+simplify.known_primitives.update(broadcast_in_dim=broadcast_in_dim_p, reshape=reshape_p,
+                                 transpose=transpose_p)

@@ -47,9 +47,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import core, lax
+from .. import core
 from ..core import Tracer
+from ..errors import PaddingError, WindowShapeError
 from ..tree_util import tree_flatten, tree_unflatten
+from . import basic
+from . import indexing as indexing_ops
+from . import linalg as linalg_ops
+from . import reductions as reduction_ops
+from . import shapes as shape_ops
+from . import sorting as sorting_ops
 
 __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_dilated", "conv",
            "conv_general_dilated_patches", "padtype_to_pads",
@@ -57,17 +64,6 @@ __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_dilat
            "avg_pool", "clamp", "square", "reciprocal", "exp2", "batch_matmul", "broadcast",
            "collapse", "top_k", "associative_scan", "cumlogsumexp", "select_n", "reduce",
            "split", "optimization_barrier", "Precision"]
-
-
-class WindowShapeError(TypeError, ValueError):
-    """Bad shapes, dtypes or parameters of a convolution or windowed reduction: a TypeError
-    like functrace's other shape errors and a ValueError like JAX's for some of the same
-    mistakes, so either ``except`` catches it (public as ``functrace.errors``)."""
-
-
-class PaddingError(ValueError, RuntimeError):
-    """An unknown padding string: a ValueError, and a RuntimeError as JAX raises (public as
-    ``functrace.errors``)."""
 
 
 def _ints(name: str, values, n: int, default: int | None = None, minimum: int = 1
@@ -202,7 +198,7 @@ def _window_slices(x, window: Sequence[int], dilation: Sequence[int], strides: S
         starts = tuple(min(t * d, n) for t, d, n in zip(tap, dilation, core.get_aval(x).shape))
         limits = tuple(s + (o - 1) * st + 1 if o else s
                        for s, o, st in zip(starts, out_shape, strides))
-        slices.append(lax.slice(x, starts, limits, strides))
+        slices.append(shape_ops.slice(x, starts, limits, strides))
     return slices
 
 
@@ -220,29 +216,30 @@ def _contract(patches: list, kernel, feature_groups: int, batch_groups: int,
     n, *out_sp, c = core.get_aval(patches[0]).shape
     out_sp, nsp, taps = tuple(out_sp), len(out_sp), len(patches)
     o = core.get_aval(kernel).shape[-1]
-    kernel = lax.reshape(kernel, (taps, core.get_aval(kernel).shape[-2], o))  # T, I, O
+    kernel = basic.reshape(kernel, (taps, core.get_aval(kernel).shape[-2], o))  # T, I, O
     n_out = n // batch_groups
     if n * c * taps * math.prod(out_sp) == 0:  # nothing to contract, or nothing to compute
         dtype = (core.get_aval(kernel).dtype if preferred_element_type is None
                  else preferred_element_type)
-        return lax.full((n_out,) + out_sp + (o,), 0, dtype)
-    stacked = lax.concatenate([lax.reshape(p, (n,) + out_sp + (1, c)) for p in patches],
+        return basic.full((n_out,) + out_sp + (o,), 0, dtype)
+    stacked = shape_ops.concatenate([basic.reshape(p, (n,) + out_sp + (1, c)) for p in patches],
                               nsp + 1)
     if feature_groups == batch_groups == 1:
-        return lax.dot_general(stacked, kernel, (((nsp + 1, nsp + 2), (0, 1)), ((), ())),
+        return linalg_ops.dot_general(stacked, kernel, (((nsp + 1, nsp + 2), (0, 1)), ((), ())),
                                preferred_element_type=preferred_element_type)
     g = max(feature_groups, batch_groups)
-    kernel = lax.reshape(kernel, core.get_aval(kernel).shape[:2] + (g, o // g))
+    kernel = basic.reshape(kernel, core.get_aval(kernel).shape[:2] + (g, o // g))
     if feature_groups > 1:  # (N, spatial..., T, G, C/G)
-        stacked = lax.reshape(stacked, (n,) + out_sp + (taps, g, c // g))
+        stacked = basic.reshape(stacked, (n,) + out_sp + (taps, g, c // g))
         dims = (((nsp + 1, nsp + 3), (0, 1)), ((nsp + 2,), (2,)))
     else:  # (G, N/G, spatial..., T, C)
-        stacked = lax.reshape(stacked, (g, n // g) + out_sp + (taps, c))
+        stacked = basic.reshape(stacked, (g, n // g) + out_sp + (taps, c))
         dims = (((nsp + 2, nsp + 3), (0, 1)), ((0,), (2,)))
-    out = lax.dot_general(stacked, kernel, dims, preferred_element_type=preferred_element_type)
+    out = linalg_ops.dot_general(stacked, kernel, dims,
+                                 preferred_element_type=preferred_element_type)
     # (G, N', spatial..., O/G) -> (N', spatial..., G, O/G) -> (N', spatial..., O)
-    out = lax.transpose(out, tuple(range(1, nsp + 2)) + (0, nsp + 2))
-    return lax.reshape(out, core.get_aval(out).shape[:-2] + (o,))
+    out = basic.transpose(out, tuple(range(1, nsp + 2)) + (0, nsp + 2))
+    return basic.reshape(out, core.get_aval(out).shape[:-2] + (o,))
 
 
 def _input_windows(x, k_sp: Sequence[int], strides: tuple, padding, lhs_dil: tuple,
@@ -258,7 +255,7 @@ def _input_windows(x, k_sp: Sequence[int], strides: tuple, padding, lhs_dil: tup
     dil_in = [_dilate(s, d) for s, d in zip(in_sp, lhs_dil)]
     dil_k = [_dilate(k, d) for k, d in zip(k_sp, rhs_dil)]
     pads = padtype_to_pads(dil_in, dil_k, strides, padding)
-    x = lax.pad(x, np.zeros((), core.get_aval(x).dtype), ((0, 0, 0),) + tuple(
+    x = shape_ops.pad(x, np.zeros((), core.get_aval(x).dtype), ((0, 0, 0),) + tuple(
         (lo, hi, d - 1) for (lo, hi), d in zip(pads, lhs_dil)) + ((0, 0, 0),))
     padded = core.get_aval(x).shape[1:-1]
     out_sp = tuple(max(0, (p - k) // s + 1) if p >= k else 0
@@ -272,7 +269,7 @@ def _to_out_layout(out, out_spec: Sequence[int]):
     nsp = core.get_aval(out).ndim - 2
     # logical axis (batch, feature, spatial k) sits at axis (0, nsp + 1, 1 + k) of ``out``
     at = (0, nsp + 1) + tuple(range(1, nsp + 1))
-    return lax.transpose(out, tuple(at[k] for k in _inverse(out_spec)))
+    return basic.transpose(out, tuple(at[k] for k in _inverse(out_spec)))
 
 
 def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
@@ -303,8 +300,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
     rhs_dil = _ints("rhs_dilation", rhs_dilation, nsp, 1)
     groups, batch_groups = int(feature_group_count), int(batch_group_count)
     # channels last: x is (N, spatial..., C), w is (spatial..., I, O)
-    x = lax.transpose(lhs, (dn.lhs_spec[0],) + dn.lhs_spec[2:] + (dn.lhs_spec[1],))
-    w = lax.transpose(rhs, dn.rhs_spec[2:] + (dn.rhs_spec[1], dn.rhs_spec[0]))
+    x = basic.transpose(lhs, (dn.lhs_spec[0],) + dn.lhs_spec[2:] + (dn.lhs_spec[1],))
+    w = basic.transpose(rhs, dn.rhs_spec[2:] + (dn.rhs_spec[1], dn.rhs_spec[0]))
     n, *in_sp, c = core.get_aval(x).shape
     *k_sp, i, o = core.get_aval(w).shape
     what = f"conv_general_dilated (lhs shape {lhs_aval.shape}, rhs shape {rhs_aval.shape})"
@@ -343,16 +340,16 @@ def conv_general_dilated_patches(lhs, filter_shape: Sequence[int],
     strides = _ints("window_strides", window_strides, nsp)
     lhs_dil = _ints("lhs_dilation", lhs_dilation, nsp, 1)
     rhs_dil = _ints("rhs_dilation", rhs_dilation, nsp, 1)
-    x = lax.transpose(lhs, (dn.lhs_spec[0],) + dn.lhs_spec[2:] + (dn.lhs_spec[1],))
+    x = basic.transpose(lhs, (dn.lhs_spec[0],) + dn.lhs_spec[2:] + (dn.lhs_spec[1],))
     what = f"conv_general_dilated_patches (lhs shape {lhs_aval.shape})"
     patches = _input_windows(x, k_sp, strides, padding, lhs_dil, rhs_dil, what)
     n, *out_sp, c = core.get_aval(patches[0]).shape
     out_sp = tuple(out_sp)
-    stacked = lax.concatenate([lax.reshape(p, (n,) + out_sp + (c, 1)) for p in patches],
+    stacked = shape_ops.concatenate([basic.reshape(p, (n,) + out_sp + (c, 1)) for p in patches],
                               nsp + 2)
-    out = lax.reshape(stacked, (n,) + out_sp + (c * len(patches),))
+    out = basic.reshape(stacked, (n,) + out_sp + (c * len(patches),))
     if preferred_element_type is not None:
-        out = lax.convert_element_type(out, preferred_element_type)
+        out = basic.convert_element_type(out, preferred_element_type)
     return _to_out_layout(out, dn.out_spec)
 
 
@@ -424,10 +421,10 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
     else:  # explicit pairs pad the stride-dilated input directly
         pads = padding
     if transpose_kernel:
-        rhs = lax.rev(rhs, dn.rhs_spec[2:])
+        rhs = shape_ops.rev(rhs, dn.rhs_spec[2:])
         perm = list(range(rhs_aval.ndim))
         perm[dn.rhs_spec[0]], perm[dn.rhs_spec[1]] = dn.rhs_spec[1], dn.rhs_spec[0]
-        rhs = lax.transpose(rhs, perm)
+        rhs = basic.transpose(rhs, perm)
     return conv_general_dilated(lhs, rhs, (1,) * nsp, pads, strides, rhs_dil, dn,
                                 preferred_element_type=preferred_element_type)
 
@@ -437,15 +434,21 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
 # ---------------------------------------------------------------------------------------------
 
 
-def _function_kind(computation: Callable) -> str | None:
-    from .. import numpy as fnp
+# (function, kind) pairs a frontend adds so that its own functions are recognised as
+# computations too (``functrace.numpy`` adds ``add``, ``multiply``, ``maximum``, ``minimum``).
+monoid_functions: list[tuple[Callable, str]] = []
 
-    kinds = {"add": (lax.add, fnp.add, operator.add),
-             "mul": (lax.mul, fnp.multiply, operator.mul),
-             "max": (lax.max, fnp.maximum, max),
-             "min": (lax.min, fnp.minimum, min)}
+
+def _function_kind(computation: Callable) -> str | None:
+    kinds = {"add": (basic.add, operator.add),
+             "mul": (basic.mul, operator.mul),
+             "max": (basic.max, max),
+             "min": (basic.min, min)}
     for kind, fns in kinds.items():
         if any(computation is f for f in fns):
+            return kind
+    for f, kind in monoid_functions:
+        if computation is f:
             return kind
     return None
 
@@ -465,16 +468,16 @@ def _identity(kind: str, dtype: np.dtype):
 def _first_extremum(slices: list, kind: str):
     """The max (or min) over ``slices``, as a chain of selects that takes the FIRST slice equal
     to it, so derivatives flow to exactly one entry of a tied window (as in JAX)."""
-    combine = lax.max if kind == "max" else lax.min
-    frozen = [lax.stop_gradient(s) for s in slices]
+    combine = basic.max if kind == "max" else basic.min
+    frozen = [basic.stop_gradient(s) for s in slices]
     best = frozen[0]
     for s in frozen[1:]:
         best = combine(best, s)
     out = slices[-1]
     for s, f in zip(slices[-2::-1], frozen[-2::-1]):
-        out = lax.select(lax.eq(f, best), s, out)
+        out = basic.select(basic.eq(f, best), s, out)
     if np.issubdtype(core.get_aval(best).dtype, np.inexact):  # a NaN in the window wins
-        out = lax.select(lax.ne(best, best), best, out)
+        out = basic.select(basic.ne(best, best), best, out)
     return out
 
 
@@ -506,7 +509,8 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
     dil_in = [_dilate(s, d) for s, d in zip(aval.shape, base_dil)]
     dil_win = [_dilate(k, d) for k, d in zip(window, win_dil)]
     pads = padtype_to_pads(dil_in, dil_win, strides, padding)
-    x = lax.pad(operand, identity, tuple((lo, hi, d - 1) for (lo, hi), d in zip(pads, base_dil)))
+    x = shape_ops.pad(operand, identity,
+                      tuple((lo, hi, d - 1) for (lo, hi), d in zip(pads, base_dil)))
     padded = core.get_aval(x).shape
     out_shape = tuple(max(0, (p - k) // s + 1) if p >= k else 0
                       for p, k, s in zip(padded, dil_win, strides))
@@ -515,7 +519,7 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
         out = _first_extremum(slices, kind)
     else:
         out = slices[0]
-        combine = lax.add if kind == "add" else lax.mul
+        combine = basic.add if kind == "add" else basic.mul
         for s in slices[1:]:
             out = combine(out, s)
     return _apply_init(out, init_value, identity, kind)
@@ -537,8 +541,8 @@ def _apply_init(out, init_value, identity, kind: str, name: str = "reduce_window
             raise TypeError(f"{name}: init_value must be a scalar of the operand's dtype "
                             f"{dtype.name}, got {init_aval.dtype.name}{list(init_aval.shape)}")
         init = init_value
-    init = lax.full(core.get_aval(out).shape, init, dtype)
-    return {"add": lax.add, "mul": lax.mul, "max": lax.max, "min": lax.min}[kind](out, init)
+    init = basic.full(core.get_aval(out).shape, init, dtype)
+    return {"add": basic.add, "mul": basic.mul, "max": basic.max, "min": basic.min}[kind](out, init)
 
 
 def _pool_args(x, window_shape, strides, padding):
@@ -561,7 +565,7 @@ def max_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = Non
     and the window covers the ``len(window_shape)`` spatial axes before the last one."""
     window, strides, padding = _pool_args(x, window_shape, strides, padding)
     lowest = _identity("max", core.get_aval(x).dtype)  # -inf, or the least integer
-    return reduce_window(x, lowest, lax.max, window, strides, padding)
+    return reduce_window(x, lowest, basic.max, window, strides, padding)
 
 
 def avg_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = None,
@@ -569,14 +573,14 @@ def avg_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = Non
     """Average pooling in the Flax/stax layout (see ``max_pool``); with ``count_include_pad``
     False, windows hanging over the padding average only their real entries."""
     window, strides, padding = _pool_args(x, window_shape, strides, padding)
-    sums = reduce_window(x, 0, lax.add, window, strides, padding)
+    sums = reduce_window(x, 0, basic.add, window, strides, padding)
     if count_include_pad:
-        return lax.div(sums, float(math.prod(window)))
+        return basic.div(sums, float(math.prod(window)))
     aval = core.get_aval(x)
     ones = np.ones(tuple(1 if i < aval.ndim - len(window_shape) - 1 or i == aval.ndim - 1
                          else n for i, n in enumerate(aval.shape)), aval.dtype)
-    counts = reduce_window(ones, 0, lax.add, window, strides, padding)
-    return lax.div(sums, lax.broadcast_in_dim(counts, core.get_aval(sums).shape,
+    counts = reduce_window(ones, 0, basic.add, window, strides, padding)
+    return basic.div(sums, basic.broadcast_in_dim(counts, core.get_aval(sums).shape,
                                               tuple(range(aval.ndim))))
 
 
@@ -600,7 +604,7 @@ def _clamp_bound(value, aval):
     if v_aval.shape != ():
         raise TypeError(f"clamp needs min/max of shape () or of the operand's shape "
                         f"{aval.shape}, got {v_aval.shape}")
-    return lax.broadcast_in_dim(value, aval.shape, ())
+    return basic.broadcast_in_dim(value, aval.shape, ())
 
 
 def clamp(min, x, max):  # noqa: A002
@@ -609,28 +613,28 @@ def clamp(min, x, max):  # noqa: A002
     gets it where ``x < min < max``, ``max`` where ``max < x``."""
     aval = core.get_aval(x)
     lo, hi = _clamp_bound(min, aval), _clamp_bound(max, aval)
-    frozen = [lax.stop_gradient(v) for v in (lo, x, hi)]
-    value = lax.min(lax.max(frozen[1], frozen[0]), frozen[2])
+    frozen = [basic.stop_gradient(v) for v in (lo, x, hi)]
+    value = basic.min(basic.max(frozen[1], frozen[0]), frozen[2])
     flo, fx, fhi = frozen
     # the three cases are disjoint and each selects the clamped value itself
-    out = lax.select(lax.lt(fhi, fx), hi, value)
-    out = lax.select(lax.and_(lax.gt(flo, fx), lax.lt(flo, fhi)), lo, out)
-    return lax.select(lax.and_(lax.gt(fx, flo), lax.lt(fx, fhi)), x, out)
+    out = basic.select(basic.lt(fhi, fx), hi, value)
+    out = basic.select(basic.and_(basic.gt(flo, fx), basic.lt(flo, fhi)), lo, out)
+    return basic.select(basic.and_(basic.gt(fx, flo), basic.lt(fx, fhi)), x, out)
 
 
 def square(x):
     """``x * x``."""
-    return lax.integer_pow(x, 2)
+    return basic.integer_pow(x, 2)
 
 
 def reciprocal(x):
     """``1 / x``."""
-    return lax.integer_pow(x, -1)
+    return basic.integer_pow(x, -1)
 
 
 def exp2(x):
     """``2 ** x`` elementwise (as ``exp(x * log(2))``, the way JAX evaluates it)."""
-    return lax.exp(lax.mul(x, float(np.log(2.0))))
+    return basic.exp(basic.mul(x, float(np.log(2.0))))
 
 
 def batch_matmul(lhs, rhs, precision=None):
@@ -642,7 +646,7 @@ def batch_matmul(lhs, rhs, precision=None):
         raise WindowShapeError(f"batch_matmul needs operands of equal rank >= 2 and equal batch "
                                f"axes, got shapes {la.shape} and {ra.shape}")
     batch = tuple(range(la.ndim - 2))
-    return lax.dot_general(lhs, rhs, (((la.ndim - 1,), (la.ndim - 2,)), (batch, batch)))
+    return linalg_ops.dot_general(lhs, rhs, (((la.ndim - 1,), (la.ndim - 2,)), (batch, batch)))
 
 
 def broadcast(operand, sizes: Sequence[int]):
@@ -651,7 +655,7 @@ def broadcast(operand, sizes: Sequence[int]):
         operand = np.asarray(operand)
     shape = core.get_aval(operand).shape
     sizes = tuple(int(s) for s in sizes)
-    return lax.broadcast_in_dim(operand, sizes + shape,
+    return basic.broadcast_in_dim(operand, sizes + shape,
                                 tuple(range(len(sizes), len(sizes) + len(shape))))
 
 
@@ -662,7 +666,7 @@ def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
     if hi < lo:
         raise WindowShapeError(f"collapse: axes {start_dimension}:{stop_dimension} of shape "
                                f"{shape} are not an increasing range")
-    return lax.reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
+    return basic.reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
 
 
 def top_k(operand, k: int, *, axis: int = -1):
@@ -680,19 +684,19 @@ def top_k(operand, k: int, *, axis: int = -1):
     # a stable ascending sort of an order-reversing key (-x; ~x for integers, which cannot
     # overflow) gives the values descending with ties in index order; one key, so jit compiles
     # the sort
-    frozen = lax.stop_gradient(operand)
+    frozen = basic.stop_gradient(operand)
     if np.issubdtype(aval.dtype, np.inexact):
-        key = lax.neg(frozen)
+        key = basic.neg(frozen)
     else:
-        key = lax.not_(frozen)
-    iota = lax.broadcasted_iota(np.int32, aval.shape, axis)
-    _, order = lax.sort((key, iota), dimension=axis, num_keys=1)
-    index = lax.slice_in_dim(order, 0, k, axis=axis)
-    return lax.take_along_axis(operand, index, axis), index
+        key = basic.not_(frozen)
+    iota = shape_ops.broadcasted_iota(np.int32, aval.shape, axis)
+    _, order = sorting_ops.sort((key, iota), dimension=axis, num_keys=1)
+    index = shape_ops.slice_in_dim(order, 0, k, axis=axis)
+    return indexing_ops.take_along_axis(operand, index, axis), index
 
 
 def _halves(leaves: list, axis: int, start: int, stop: int | None, stride: int) -> list:
-    return [lax.slice_in_dim(x, start, stop, stride, axis) for x in leaves]
+    return [shape_ops.slice_in_dim(x, start, stop, stride, axis) for x in leaves]
 
 
 def _interleave(even, odd, axis: int):
@@ -700,12 +704,12 @@ def _interleave(even, odd, axis: int):
     more (stacked on a new axis and merged, so values are moved, never combined)."""
     n_even, n_odd = core.get_aval(even).shape[axis], core.get_aval(odd).shape[axis]
     if n_odd < n_even:
-        odd = lax.concatenate([odd, lax.slice_in_dim(even, 0, 1, axis=axis)], axis)
+        odd = shape_ops.concatenate([odd, shape_ops.slice_in_dim(even, 0, 1, axis=axis)], axis)
     shape = core.get_aval(even).shape
     pair = shape[:axis + 1] + (1,) + shape[axis + 1:]
-    stacked = lax.concatenate([lax.reshape(even, pair), lax.reshape(odd, pair)], axis + 1)
-    merged = lax.reshape(stacked, shape[:axis] + (2 * n_even,) + shape[axis + 1:])
-    return lax.slice_in_dim(merged, 0, n_even + n_odd, axis=axis)
+    stacked = shape_ops.concatenate([basic.reshape(even, pair), basic.reshape(odd, pair)], axis + 1)
+    merged = basic.reshape(stacked, shape[:axis] + (2 * n_even,) + shape[axis + 1:])
+    return shape_ops.slice_in_dim(merged, 0, n_even + n_odd, axis=axis)
 
 
 def _scan_leaves(combine: Callable, leaves: list, axis: int) -> list:
@@ -721,7 +725,7 @@ def _scan_leaves(combine: Callable, leaves: list, axis: int) -> list:
         n_odd = core.get_aval(odd[0]).shape[axis]
         prev = odd if n % 2 else _halves(odd, axis, 0, n_odd - 1, 1)
         rest = combine(prev, _halves(leaves, axis, 2, n, 2))
-        even = [lax.concatenate([e, r], axis) for e, r in zip(even, rest)]
+        even = [shape_ops.concatenate([e, r], axis) for e, r in zip(even, rest)]
     return [_interleave(e, o, axis) for e, o in zip(even, odd)]
 
 
@@ -754,24 +758,24 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
         return out
 
     if reverse:
-        leaves = [lax.rev(x, (ax,)) for x in leaves]
+        leaves = [shape_ops.rev(x, (ax,)) for x in leaves]
     out = _scan_leaves(combine, leaves, ax)
     if reverse:
-        out = [lax.rev(x, (ax,)) for x in out]
+        out = [shape_ops.rev(x, (ax,)) for x in out]
     return tree_unflatten(tree, out)
 
 
 def _logaddexp(a, b):
     # one select on a > b picks both the larger value and the sign of the (non-positive) gap,
     # so at ties b + log1p(exp(a - b)) is differentiated as a whole (smooth second derivative)
-    pos = lax.gt(a, b)
-    big = lax.select(pos, a, b)
+    pos = basic.gt(a, b)
+    big = basic.select(pos, a, b)
     # both -inf: the gap is 0 (not the NaN of -inf - -inf, in values and derivatives alike)
-    stuck = lax.eq(big, -np.inf)
-    zero = lax.full_like(big, 0)
-    a, b = lax.select(stuck, zero, a), lax.select(stuck, zero, b)
-    gap = lax.select(pos, lax.sub(b, a), lax.sub(a, b))
-    return lax.add(big, lax.log1p(lax.exp(gap)))
+    stuck = basic.eq(big, -np.inf)
+    zero = basic.full_like(big, 0)
+    a, b = basic.select(stuck, zero, a), basic.select(stuck, zero, b)
+    gap = basic.select(pos, basic.sub(b, a), basic.sub(a, b))
+    return basic.add(big, basic.log1p(basic.exp(gap)))
 
 
 def cumlogsumexp(operand, axis: int = 0, reverse: bool = False):
@@ -793,16 +797,16 @@ def select_n(which, *cases):
     if len(cases) == 1:
         return cases[0]
     if w_aval.shape != c_aval.shape:
-        which = lax.broadcast_in_dim(which, c_aval.shape, ())
+        which = basic.broadcast_in_dim(which, c_aval.shape, ())
     if w_aval.dtype == np.bool_:
         if len(cases) != 2:
             raise TypeError(f"select_n: a bool which selects between 2 cases, got {len(cases)}")
-        return lax.select(which, cases[1], cases[0])
+        return basic.select(which, cases[1], cases[0])
     if not np.issubdtype(w_aval.dtype, np.integer):
         raise TypeError(f"select_n: which must be bool or integer, got {w_aval.dtype.name}")
     out = cases[0]
     for i, case in enumerate(cases[1:], 1):
-        out = lax.select(lax.eq(which, i), case, out)
+        out = basic.select(basic.eq(which, i), case, out)
     return out
 
 
@@ -821,8 +825,8 @@ def reduce(operands, init_values, computation: Callable, dimensions: Sequence[in
     if any(not 0 <= d < ndim for d in axes):
         raise WindowShapeError(f"reduce: dimensions {tuple(dimensions)} out of range for shape "
                                f"{core.get_aval(operands).shape}")
-    reducer = {"add": lax.reduce_sum, "mul": lax.reduce_prod, "max": lax.reduce_max,
-               "min": lax.reduce_min}[kind]
+    reducer = {"add": basic.reduce_sum, "mul": reduction_ops.reduce_prod,
+               "max": reduction_ops.reduce_max, "min": reduction_ops.reduce_min}[kind]
     out = reducer(operands, axes) if axes else operands
     return _apply_init(out, init_values, _identity(kind, core.get_aval(out).dtype), kind,
                        "reduce")
@@ -838,7 +842,7 @@ def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
         raise WindowShapeError(f"split: sizes {sizes} must be >= 0 and add up to the size of axis "
                                f"{axis} of shape {shape}")
     starts = np.cumsum([0] + sizes)
-    return [lax.slice_in_dim(operand, int(a), int(b), axis=axis)
+    return [shape_ops.slice_in_dim(operand, int(a), int(b), axis=axis)
             for a, b in zip(starts[:-1], starts[1:])]
 
 
