@@ -327,16 +327,17 @@ class EagerLinearizeTrace(core.Trace):
                 node = _Node(aval)
                 out_nodes.append(node)
                 tracers_out.append(EagerTracer(self, o, node, aval))
-            else:
-                tracers_out.append(EagerTracer(self, o, Zero(aval), aval))
+            else:  # no tangent: the plain value, as JAX's JVP trace returns it
+                tracers_out.append(o)
         if out_nodes:
             self.main.global_data.append((entry, vals[n_out:], in_nodes, out_nodes, None))
         return tracers_out
 
     def _no_tangents(self, primitive, primals, pattern, params):
-        """Nothing to differentiate: evaluate (as ``EvalTrace``) and wrap the results."""
-        outs = _EVAL.process_primitive(primitive, [primals[j] for j in pattern], params)
-        return [EagerTracer(self, o, _zero(o)) for o in outs]
+        """Nothing to differentiate: evaluate (as ``EvalTrace``) and return the plain values,
+        as JAX's JVP trace does; operations on them then skip the tape altogether (index
+        arithmetic in a simulation, masks, shapes)."""
+        return _EVAL.process_primitive(primitive, [primals[j] for j in pattern], params)
 
     def _general(self, primitive, params, pattern, u_primals, nonzero, in_nodes):
         """One application through ``linearize_flat`` (sub-programs, custom rules...)."""

@@ -277,6 +277,8 @@ RECORDS: list[Record] = [
            grad=True, linear=(0,)),
     Record("rev", lambda x: L.rev(x, 1), (Arg(S),), lambda x: x[:, ::-1], grad=True,
            linear=(0,)),
+    Record("roll", lambda x: L.roll(x, (1, -3), (0, 1)), (Arg(S),),
+           lambda x: np.roll(x, (1, -3), (0, 1)), grad=True, linear=(0,)),
     Record("slice", lambda x: L.slice(x, (1, 0), (3, 4), (1, 2)), (Arg(S),),
            lambda x: x[1:3, 0:4:2], grad=True, linear=(0,)),
     Record("pad", lambda x, v: L.pad(x, v, [(1, -1, 1), (0, 2, 0)]), (Arg(S), Arg(())),

@@ -469,10 +469,7 @@ def _roll_one(a, shift, ax: int):
     if n == 0:
         return a
     if not isinstance(shift, Tracer):
-        s = operator.index(np.asarray(shift).reshape(()).item()) % n
-        if s == 0:
-            return a
-        return concatenate([take_slice(a, ax, n - s, n), take_slice(a, ax, 0, n - s)], axis=ax)
+        return lax.roll(a, (operator.index(np.asarray(shift).reshape(()).item()),), (ax,))
     from ._ufuncs import remainder, subtract
     start = remainder(subtract(n, remainder(cast(shift, dtypes.int64), n)), n)
     doubled = concatenate([a, a], axis=ax)

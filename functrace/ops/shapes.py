@@ -1,15 +1,16 @@
 """Primitives that build, cut, join, pad and flip arrays, each with all its rules in one place.
 
 ``iota`` makes index arrays; ``squeeze``/``expand_dims`` change rank; ``concatenate``, ``pad``,
-``rev`` and static ``slice`` move data; ``dynamic_slice``/``dynamic_update_slice`` read and write
-a window whose start is a (possibly traced) scalar, clamped so the window stays in bounds.
-All but ``iota`` are linear in their array operands (the start indices of the dynamic ops are
-not differentiable), so each comes with a transpose rule.
+``rev``, ``roll`` and static ``slice`` move data; ``dynamic_slice``/``dynamic_update_slice``
+read and write a window whose start is a (possibly traced) scalar, clamped so the window stays
+in bounds. All but ``iota`` are linear in their array operands (the start indices of the
+dynamic ops are not differentiable), so each comes with a transpose rule.
 """
 
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -281,6 +282,60 @@ def rev(x, dimensions: Sequence[int] | int):
 
 
 __all__.append("rev")
+
+
+# --- roll -------------------------------------------------------------------------------------
+# One primitive rather than two slices and a concatenation (JAX's lowering of jnp.roll): the
+# eager tape records one operation forward and one backward instead of three and five (the
+# slices transpose to pads), and compiled code reads it as one index map.
+
+roll_p = Primitive("roll")
+
+
+def _roll_shape(x: ShapedArray, *, shifts, axes):
+    _check_axes("roll", x.shape, axes)
+    if len(shifts) != len(axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"roll needs one shift per distinct axis, got shifts={shifts}, "
+                         f"axes={axes}")
+    return x
+
+
+def _roll_transpose(ct, x, *, shifts, axes):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)]
+    return [roll(ct, tuple(-s for s in shifts), axes)]
+
+
+def _roll_batch(vals, dims, axis_size, *, shifts, axes):
+    (x,), (d,) = vals, dims
+    return roll_p.bind(x, shifts=shifts, axes=_shift_axes(axes, d)), d
+
+
+core.shape_rules[roll_p] = _roll_shape
+core.impl_rules[roll_p] = lambda x, *, shifts, axes: np.roll(np.asarray(x), shifts, axes)
+ad.deflinear(roll_p, _roll_transpose)
+batching.batch_rules[roll_p] = _roll_batch
+
+
+def roll(x, shifts: Sequence[int], axes: Sequence[int]):
+    """``x`` shifted cyclically by static ``shifts[i]`` along ``axes[i]`` (``numpy.roll``
+    with integer shifts); shifts along one axis add up."""
+    shape = core.get_aval(x).shape
+    total: dict[int, int] = {}
+    for s, a in zip(shifts, axes):
+        a = operator.index(a)
+        a = a + len(shape) if a < 0 else a
+        if not 0 <= a < len(shape):
+            raise ValueError(f"roll axis {a} is out of bounds for an array of shape {shape}")
+        total[a] = total.get(a, 0) + operator.index(s)
+    kept = {a: s % shape[a] for a, s in total.items() if shape[a] and s % shape[a]}
+    if not kept:
+        return x
+    axes_ = tuple(sorted(kept))
+    return roll_p.bind(x, shifts=tuple(kept[a] for a in axes_), axes=axes_)
+
+
+__all__.append("roll")
 
 
 # --- pad --------------------------------------------------------------------------------------
