@@ -9,8 +9,6 @@ imports only what ``errors`` needs, while the first attribute of the package its
 ``functrace._public_api``, including the NumPy frontend.
 """
 
-from __future__ import annotations
-
 import importlib as _importlib
 import sys as _sys
 

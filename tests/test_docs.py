@@ -162,7 +162,8 @@ def _public_names() -> dict[str, list[str]]:
     # lax has no __all__: its public names are the functions defined by functrace's ops
     lax_names = [n for n in dir(lax) if not n.startswith("_") and getattr(
         getattr(lax, n), "__module__", "").startswith(("functrace.lax", "functrace.ops",
-                                                       "functrace.control_flow"))]
+                                                       "functrace.control_flow",
+                                                       "functrace.core_prims"))]
     linalg = [n for n in dir(fnp.linalg) if not n.startswith("_")
               and getattr(getattr(fnp.linalg, n), "__module__", "") == "functrace.numpy.linalg"]
     linalg = sorted(set(linalg) | set(fnp.linalg.__all__))

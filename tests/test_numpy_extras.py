@@ -1,7 +1,8 @@
-"""The less common functrace.numpy functions (_extras, _extras_math, _extras_sets, _vectorize)
-against NumPy: eager values and dtypes, traced programs (check_jaxpr, then the NumPy
-interpreter), derivatives (check_grads), vmap against a Python loop, a few jitted, and the
-errors for what cannot be traced."""
+"""The less common functrace.numpy functions (index tricks, functional updates, selection,
+histograms, bit packing, window functions, introspection, integer/float ufuncs, differences,
+polynomials, NaN statistics, partitions and sets, vectorize) against NumPy: eager values and
+dtypes, traced programs (check_jaxpr, then the NumPy interpreter), derivatives (check_grads),
+vmap against a Python loop, a few jitted, and the errors for what cannot be traced."""
 
 from __future__ import annotations
 

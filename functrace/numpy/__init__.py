@@ -22,34 +22,52 @@ import numpy as _np
 from .. import dtypes as _dtypes
 from ..core import Tracer as _Tracer
 from . import (
+    _bit_packing,
     _creation,
+    _differences,
     _dot,
-    _extras,
-    _extras_math,
-    _extras_sets,
+    _functional_updates,
     _functions,
+    _histograms,
+    _index_tricks,
     _indexing,
+    _int_float_ufuncs,
+    _introspection,
+    _nan_statistics,
+    _partition_and_sets,
+    _polynomials,
     _reductions,
+    _selection,
     _shape,
     _sorting,
     _ufuncs,
     _vectorize,
+    _window_functions,
     linalg,
 )
 from ._array import as_eager_result as _as_eager_result
+from ._bit_packing import *  # noqa: F403
 from ._creation import *  # noqa: F403
+from ._differences import *  # noqa: F403
 from ._dot import *  # noqa: F403
 from ._errors import ConcretizationTypeError, NonConcreteBooleanIndexError
-from ._extras import *  # noqa: F403
-from ._extras_math import *  # noqa: F403
-from ._extras_sets import *  # noqa: F403
+from ._functional_updates import *  # noqa: F403
 from ._functions import *  # noqa: F403
+from ._histograms import *  # noqa: F403
+from ._index_tricks import *  # noqa: F403
 from ._indexing import *  # noqa: F403
+from ._int_float_ufuncs import *  # noqa: F403
+from ._introspection import *  # noqa: F403
+from ._nan_statistics import *  # noqa: F403
+from ._partition_and_sets import *  # noqa: F403
+from ._polynomials import *  # noqa: F403
 from ._reductions import *  # noqa: F403
+from ._selection import *  # noqa: F403
 from ._shape import *  # noqa: F403
 from ._sorting import *  # noqa: F403
 from ._ufuncs import *  # noqa: F403
 from ._vectorize import *  # noqa: F403
+from ._window_functions import *  # noqa: F403
 
 # --- constants and dtypes ---------------------------------------------------------------------
 
@@ -119,8 +137,11 @@ def array_equal(a1, a2, equal_nan=False):
 
 
 __all__ = sorted(
-    {name for module in (_creation, _dot, _extras, _extras_math, _extras_sets, _functions,
-                         _indexing, _reductions, _shape, _sorting, _ufuncs, _vectorize)
+    {name for module in (_bit_packing, _creation, _differences, _dot, _introspection,
+                         _functional_updates, _functions, _histograms, _index_tricks, _indexing,
+                         _int_float_ufuncs, _nan_statistics, _partition_and_sets, _polynomials,
+                         _reductions, _selection, _shape, _sorting, _ufuncs, _vectorize,
+                         _window_functions)
      for name in module.__all__}
     | {"linalg", "pi", "e", "inf", "nan", "newaxis", "euler_gamma", "float16", "float32",
        "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

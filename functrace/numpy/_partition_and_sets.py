@@ -18,11 +18,11 @@ from ..core import Tracer
 from . import _ufuncs as u
 from ._base import asarray as _asarray
 from ._base import aval_of, cast, dtype_of, normalize_axis
-from ._extras import _compact_indices
 from ._indexing import _concrete_or_raise, _scatter_update, getitem, take
 from ._reductions import any as _any
 from ._reductions import min as _min
 from ._reductions import sum as _sum
+from ._selection import _compact_indices
 from ._shape import concatenate, ravel, reshape
 
 __all__ = ["partition", "argpartition", "unique_values", "unique_counts", "unique_inverse",
