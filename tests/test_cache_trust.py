@@ -179,3 +179,24 @@ def test_compiled_programs_are_released_least_recently_used_first(monkeypatch, t
 
 def test_expected_is_what_the_script_computes():
     assert EXPECTED.shape == (4,)
+
+
+def test_a_directory_that_cannot_be_written_for_another_reason_says_why(tmp_path, monkeypatch):
+    import errno
+    d = tmp_path / "full"
+    monkeypatch.setattr(cache, "_write_probe",
+                        lambda path: OSError(errno.ENOSPC, "No space left on device", path))
+    _warns_and_compiles_in_memory(
+        d, r"'.*full' cannot be written to \(creating a file there failed: No space left on "
+           r"device\)")
+
+
+def test_a_failed_write_names_the_error(tmp_path, monkeypatch):
+    import errno
+
+    def disk_full(path, data, mtime):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache, "_write_atomic", disk_full)
+    _warns_and_compiles_in_memory(
+        tmp_path / "c", r"writing to '.*c' failed \(No space left on device\).*in memory only")
