@@ -267,3 +267,19 @@ def test_an_empty_read_only_directory_is_refused_and_left_alone(tmp_path, monkey
         assert origin == "compiled" and os.listdir(d) == []
     finally:
         os.chmod(d, 0o700)
+
+
+def test_an_entry_built_for_another_cpu_is_compiled_and_not_saved(filled, monkeypatch):
+    from numba.core.codegen import JITCPUCodegen
+    d, f, want = filled
+    _make_read_only(monkeypatch, d)
+    before, compiles = _snapshot(d), cache.stats["in_memory_compiles"]
+    real = JITCPUCodegen.magic_tuple
+    monkeypatch.setattr(JITCPUCodegen, "magic_tuple",
+                        lambda self: (*real(self)[:1], "another-cpu", *real(self)[2:]))
+    with pytest.warns(RuntimeWarning, match="is read-only"):
+        got, origin = _run(d, f)  # the entry verifies, but Numba's index has no code for us
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert origin == "compiled"
+    assert cache.stats["in_memory_compiles"] == compiles + 1
+    assert _snapshot(d) == before  # Numba's save of the new code was skipped
