@@ -23,8 +23,8 @@ from .blas import BLAS_AVAILABLE, COMPLEX_GEMM_AVAILABLE
 __all__ = ["math", "np", "njit", "nt", "BLAS_AVAILABLE", "sgemm", "dgemm", "f_max", "f_min",
            "i_div", "i_rem", "f_rem", "f_ipow", "i_ipow", "f_logistic", "f_sign", "i_sign",
            "norm_arg", "as_scalar", "f_round", "zero_d", "ptr", "keep_alive", "sincos_f64",
-           "cmath", "c_div", "c_ipow", "c_pow", "c_sign", "c_log1p", "c_expm1", "c_from_real",
-           "cgemm", "zgemm", "COMPLEX_GEMM_AVAILABLE"]
+           "cmath", "c_abs", "c_mul", "c_div", "c_ipow", "c_pow", "c_sign", "c_sqrt", "c_log1p",
+           "c_expm1", "c_from_real", "cgemm", "zgemm", "COMPLEX_GEMM_AVAILABLE"]
 
 nt = types
 
@@ -154,9 +154,46 @@ def keep_alive(a, b, c):
 
 # --- complex scalars ------------------------------------------------------------------------
 # Numba has complex arithmetic and cmath; these give NumPy's results where the two differ:
+# multiplication and |z| (NumPy's SIMD loops use fused multiply-adds, in the parts' precision),
 # division (NumPy scales by the larger part of the divisor, which Numba's complex division does
 # not, and gives inf/nan instead of raising for a zero divisor), integer and complex powers,
-# sign (z/|z| as NumPy 2), and log1p/expm1, which cmath lacks (the formulas NumPy uses).
+# sign (z/|z| as NumPy 2), sqrt of tiny values, and log1p/expm1, which cmath lacks (the
+# formulas NumPy uses).
+
+
+try:
+    from .vecmath import _fma
+except Exception:  # noqa: BLE001 - without it, |z| may differ from NumPy's in the last bit
+    @njit(**_JIT)
+    def _fma(a, b, c):
+        return a * b + c
+
+
+@njit(**_JIT)
+def c_abs(x):
+    # |z| as NumPy's SIMD loop computes it (on AVX-512 machines; elsewhere NumPy calls libm's
+    # hypot, within an ulp of this): the larger part times sqrt(1 + q^2), q = smaller/larger,
+    # with one rounding for 1 + q^2. Any infinite part gives inf, even with a NaN.
+    a, b = abs(x.real), abs(x.imag)
+    if math.isinf(a):
+        return a
+    if math.isinf(b):
+        return b
+    if a != a or b != b:
+        return a + b  # NaN
+    big, small = (a, b) if a >= b else (b, a)
+    if big == 0:
+        return big
+    q = small / big
+    return big * np.sqrt(_fma(q, q, big / big))  # big / big: 1 of the parts' type
+
+
+@njit(**_JIT)
+def c_mul(x, y):
+    # NumPy's SIMD loop (AVX-512 machines) multiplies with fused multiply-adds, in the parts'
+    # own precision: the last bits, and whether an overflow gives inf or NaN, follow it
+    return complex(_fma(x.real, y.real, -(x.imag * y.imag)),
+                   _fma(x.real, y.imag, x.imag * y.real))
 
 
 @njit(**_JIT)
@@ -177,7 +214,18 @@ def c_div(x, y):
 @njit(**_JIT)
 def c_ipow(x, n, one):
     # x ** n for an integer n by repeated squaring (NumPy's path for small integer exponents);
-    # a negative n divides one by the positive power
+    # a negative n divides one by the positive power. A zero base gives 0 or, for n < 0, NaN
+    # (NumPy checks it first)
+    if x.real == 0 and x.imag == 0 and n != 0:
+        return one - one if n > 0 else (one - one) * np.nan
+    if n >= 100 or n <= -100:
+        return cmath.exp(n * cmath.log(x))
+    if n == 1:
+        return x
+    if n == 2:
+        return x * x
+    if n == 3:
+        return x * x * x
     m = -n if n < 0 else n
     acc = one
     base = x
@@ -191,23 +239,17 @@ def c_ipow(x, n, one):
 
 @njit(**_JIT)
 def c_pow(x, y):
-    # NumPy's complex power: 1 for a zero exponent, 0 (or NaN) for a zero base, repeated
-    # squaring for real integer exponents under 100 in magnitude, else exp(y log x)
+    # NumPy's complex power: 1 for a zero exponent, 0 for a zero base (NaN unless the
+    # exponent's real part is positive), repeated squaring for real integer exponents under 100
+    # in magnitude, else exp(y log x)
     if y.real == 0 and y.imag == 0:
         return complex(1.0, 0.0)
     if x.real == 0 and x.imag == 0:
-        if y.real > 0 and y.imag == 0:
+        if y.real > 0:
             return complex(0.0, 0.0)
         return complex(np.nan, np.nan)
     if y.imag == 0 and y.real == math.floor(y.real) and abs(y.real) < 100:
-        n = int(y.real)
-        if n == 1:
-            return complex(x)
-        if n == 2:
-            return x * x
-        if n == 3:
-            return x * x * x
-        return c_ipow(complex(x), n, complex(1.0, 0.0))
+        return c_ipow(complex(x), int(y.real), complex(1.0, 0.0))
     return cmath.exp(y * cmath.log(x))
 
 
@@ -226,6 +268,16 @@ def c_sign(x):
     if a == 0:
         return complex(0.0, 0.0)
     return complex(r / a, i / a)
+
+
+@njit(**_JIT)
+def c_sqrt(x):
+    # cmath.sqrt loses digits when both parts are subnormal or nearly so: scale by 2^600
+    # (exact) first, then the root back by 2^-300
+    if max(abs(x.real), abs(x.imag)) < 1e-290:
+        r = cmath.sqrt(complex(x.real * 2.0 ** 600, x.imag * 2.0 ** 600))
+        return complex(r.real * 2.0 ** -300, r.imag * 2.0 ** -300)
+    return cmath.sqrt(x)
 
 
 @njit(**_JIT)

@@ -405,7 +405,8 @@ def is_elementwise(prim: Primitive) -> bool:
 # Complex scalars
 # ---------------------------------------------------------------------------------------------
 # Numba compiles complex arithmetic and ``cmath``; ``_support.c_*`` give NumPy's results where
-# the plain expression would not (division, powers, sign, log1p, expm1). The fast paths of
+# the plain expression would not (division, powers, sign, |z|, sqrt of tiny values, log1p,
+# expm1). The fast paths of
 # ``vecmath``/``vecblocks``/``ufuncs`` are real-only and never see these equations
 # (``vecmath_function`` and ``codegen.vector_op`` match float dtypes only). Every expression is
 # computed in complex128 or float64 where Numba widens, then cast to the equation's dtype.
@@ -425,14 +426,14 @@ def _cplx_template(fmt: str):
 
 
 for _p, _fmt in (
-        (ew.add_p, "({0} + {1})"), (ew.sub_p, "({0} - {1})"), (ew.mul_p, "({0} * {1})"),
+        (ew.add_p, "({0} + {1})"), (ew.sub_p, "({0} - {1})"), (ew.mul_p, "c_mul({0}, {1})"),
         (ew.neg_p, "(-{0})"), (ew.div_p, "c_div({0}, {1})"), (ew.pow_p, "c_pow({0}, {1})"),
-        (ew.sqrt_p, "cmath.sqrt({0})"), (ew.exp_p, "cmath.exp({0})"),
+        (ew.sqrt_p, "c_sqrt({0})"), (ew.exp_p, "cmath.exp({0})"),
         (ew.log_p, "cmath.log({0})"), (ew.log1p_p, "c_log1p({0})"),
         (ew.expm1_p, "c_expm1({0})"), (ew.sin_p, "cmath.sin({0})"),
         (ew.cos_p, "cmath.cos({0})"), (ew.tan_p, "cmath.tan({0})"),
         (ew.sinh_p, "cmath.sinh({0})"), (ew.cosh_p, "cmath.cosh({0})"),
-        (ew.tanh_p, "cmath.tanh({0})"), (ew.abs_p, "abs({0})"), (ew.sign_p, "c_sign({0})"),
+        (ew.tanh_p, "cmath.tanh({0})"), (ew.abs_p, "c_abs({0})"), (ew.sign_p, "c_sign({0})"),
         (ew.conj_p, "{0}.conjugate()"), (ew.real_p, "{0}.real"), (ew.imag_p, "{0}.imag"),
         (ew.complex_p, "complex({0}, {1})"), (ew.eq_p, "({0} == {1})"),
         (ew.ne_p, "({0} != {1})"), (ew.is_finite_p, "cmath.isfinite({0})"),
@@ -443,7 +444,7 @@ del _p, _fmt
 
 @_complex(ew.rsqrt_p)
 def _c_rsqrt(a, ins, out, **p):
-    return f"c_div(complex(1.0, 0.0), cmath.sqrt({a[0]}))"
+    return f"c_div(complex(1.0, 0.0), c_sqrt({a[0]}))"
 
 
 @_complex(ew.integer_pow_p)
@@ -473,10 +474,10 @@ def _c_convert(a, ins, out, **p):
             return x
         return f"c_from_real({x})"
     # complex -> real: the imaginary part is dropped, as the interpreter does (lax's rule;
-    # NumPy's astype would also warn)
-    if dst == np.bool_:
-        return f"({x} != 0)"
+    # NumPy's astype would also warn), also on the way to bool: 1j converts to False
     re = f"{x}.real"
+    if dst == np.bool_:
+        return f"({re} != 0)"
     if dtypes.is_integer(dst):
         return f"(np.{dst.name}({re}) if np.isfinite({re}) else np.{dst.name}(0))"
     return re
