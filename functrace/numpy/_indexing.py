@@ -102,10 +102,14 @@ def _consumed(entry) -> int:
 
 def _static_indices(a: np.ndarray, n: int, axis: int) -> np.ndarray:
     if a.size:
-        bad = a[(a < -n) | (a >= n)]
-        if bad.size:
+        # two reductions instead of four elementwise passes when every index is in range
+        lo, hi = a.min(), a.max()
+        if lo < -n or hi >= n:
+            bad = a[(a < -n) | (a >= n)]
             raise IndexError(f"index {bad.flat[0]} is out of bounds for axis {axis} with size "
                              f"{n}")
+        if lo >= 0:
+            return a.astype(_INDEX_DTYPE)  # a copy, as np.where's result is
     return np.where(a < 0, a + n, a).astype(_INDEX_DTYPE)
 
 
@@ -340,6 +344,10 @@ def getitem(x, idx, mode=None, fill_value=None):
             start = start if length else 0
             return lax.slice(x, (start,) + (0,) * (len(shape) - 1),
                              (start + length,) + shape[1:])
+    if type(idx) is tuple and mode is None:
+        out = _gather_static_arrays(x, idx)
+        if out is not None:
+            return out
     x = asarray(x)
     shape = core.get_aval(x).shape
     new_shape, entries = _parse(shape, idx, mode)
@@ -368,6 +376,29 @@ def getitem(x, idx, mode=None, fill_value=None):
         x = lax.dynamic_slice(x, starts, sizes, allow_negative_indices=False)
     out_shape = tuple(d for d, e in zip(cur, entries) if e[0] not in ("int", "dyn"))
     return scalarize(lax.reshape(x, out_shape))
+
+
+def _gather_static_arrays(x, idx: tuple):
+    """``x[a0, a1, ...]`` for NumPy integer arrays of one shape on the leading axes (the index
+    of simulations: ``f[rows, cols]``): the one ``gather`` the general path emits for it, built
+    without parsing. None for any other index (the general path handles it)."""
+    k = len(idx)
+    first = idx[0] if k else None
+    if not isinstance(first, np.ndarray) or not first.ndim:
+        return None
+    batch = first.shape
+    for a in idx:
+        if (not isinstance(a, np.ndarray) or a.shape != batch or a.dtype.kind not in "iu"
+                or isinstance(a, np.ma.MaskedArray)):
+            return None
+    x = asarray(x)
+    shape = core.get_aval(x).shape
+    if k > len(shape):
+        return None
+    # the general path's entries: bounds checked, negatives wrapped, int64; with every
+    # advanced axis leading and contiguous, its gather layout is NumPy's (no transpose)
+    cols = [_static_indices(np.asarray(a), shape[i], i) for i, a in enumerate(idx)]
+    return scalarize(lax.gather(x, np.stack(cols, axis=-1), tuple(range(k))))
 
 
 def _gather_read(x, entries):

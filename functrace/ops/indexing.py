@@ -67,11 +67,14 @@ def _index_columns(indices: np.ndarray, sizes, clip: bool) -> tuple[np.ndarray, 
 
 
 def _in_bounds_np(indices: np.ndarray, sizes) -> np.ndarray:
-    ok = np.ones(indices.shape[:-1], bool)
+    ok = None
     for k, n in enumerate(sizes):
         c = indices[..., k]
-        ok &= (c >= 0) & (c < n)
-    return ok
+        # read as unsigned, a negative index is larger than any size: one comparison
+        ck = c.view(c.dtype.str.replace("i", "u")) < n if c.dtype.kind == "i" else (
+            (c >= 0) & (c < n))
+        ok = ck if ok is None else ok & ck
+    return np.ones(indices.shape[:-1], bool) if ok is None else ok
 
 
 def _concrete(x):
@@ -161,6 +164,14 @@ def _gather_impl(operand, indices, *, axes):
     sizes = [operand.shape[a] for a in axes]
     if indices.size == 0:
         return np.zeros(out_shape, operand.dtype)
+    if axes[0] == 0 and indices.dtype.kind == "i":
+        # the same elements, clamped in C rather than by one np.clip per column: take's
+        # "clip" mode clamps into [0, n - 1] as _index_columns does
+        if len(axes) == 1:
+            return operand.take(indices[..., 0], axis=0, mode="clip")
+        if axes == tuple(range(len(axes))) and operand.flags.c_contiguous:
+            flat = np.ravel_multi_index(tuple(np.moveaxis(indices, -1, 0)), sizes, mode="clip")
+            return operand.reshape((-1,) + operand.shape[len(axes):]).take(flat, axis=0)
     return _axes_first(operand, axes)[_index_columns(indices, sizes, clip=True)]
 
 
@@ -261,6 +272,11 @@ def _scatter_impl_rule(ufunc):
             cols, updates = tuple(c[ok] for c in cols), updates[ok]
         if ufunc is None:
             view[cols] = updates
+        elif len(axes) > 1 and axes == tuple(range(len(axes))) and out.flags.c_contiguous:
+            # one flat index: NumPy's fast ``at`` loop for a 1-d index, the same updates
+            # applied in the same order
+            flat = out.reshape((-1,) + operand.shape[len(axes):])
+            ufunc.at(flat, np.ravel_multi_index(cols, sizes), updates)
         else:
             ufunc.at(view, cols, updates)
         return out
