@@ -202,3 +202,53 @@ def test_without_lapack_the_numpy_implementation_runs(monkeypatch):
         warnings.simplefilter("ignore")
         got = ft.jit(fn)(a)
     np.testing.assert_allclose(got, 2 * np.linalg.cholesky(a), rtol=1e-12)
+
+
+# --- complex routines: eig (dgeev/zgeev) and complex128 solve/det/slogdet ---------------------
+
+
+def test_complex_lapack_symbols_registered():
+    assert lapack.COMPLEX_LAPACK_AVAILABLE
+    assert all(s.startswith("scipy_") for s in lapack._complex_symbols())
+
+
+@pytest.mark.parametrize("vectors", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_lp_eig_kernel_equals_numpy_on_a_batch(dtype, vectors):
+    # the kernel on its own: a batch with a symmetric, a rotation-like (complex pair), a random
+    # and a non-finite matrix; NumPy's eig/eigvals (same routine) exactly, NaNs for the last
+    a = RNG.standard_normal((4, 4, 4))
+    if dtype == np.complex128:
+        a = a + 1j * RNG.standard_normal((4, 4, 4))
+    a[0] = a[0] + a[0].T
+    a[1] = np.diag([1.0, 2.0, 3.0, 4.0])
+    a[1, 0, 1], a[1, 1, 0] = -5.0, 5.0
+    a[3, 2, 2] = np.inf
+    w = np.empty((4, 4), np.complex128)
+    v = np.empty((4, 4, 4) if vectors else (1, 1, 1), np.complex128)
+    lapack.lp_eig(a.astype(dtype), w, v, vectors)
+    for b in range(3):
+        if vectors:
+            rw, rv = np.linalg.eig(a[b])
+            np.testing.assert_array_equal(v[b], rv)
+        else:
+            rw = np.linalg.eigvals(a[b])
+        np.testing.assert_array_equal(w[b], rw)
+    assert np.isnan(w[3]).all() and (not vectors or np.isnan(v[3]).all())
+
+
+def test_complex_solve_and_determinants_match_numpy():
+    a = _mat((2, 4, 4), np.float64) + 1j * _mat((2, 4, 4), np.float64)
+    b = _mat((2, 4, 3), np.float64) + 1j * _mat((2, 4, 3), np.float64)
+    a[1, :, 0] = 0  # singular: NaN solution, sign 0, logdet -inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = _solve(a[:1], b[:1])
+        sign, logdet = _slogdet(a)
+    np.testing.assert_allclose(x, np.linalg.solve(a[:1], b[:1]), rtol=1e-12)
+    rs, rl = np.linalg.slogdet(a)
+    np.testing.assert_allclose(sign, rs, rtol=1e-13)
+    np.testing.assert_array_equal(logdet[1], -np.inf)
+    np.testing.assert_allclose(logdet[0], rl[0], rtol=1e-13)
+    assert sign.dtype == np.complex128 and logdet.dtype == np.float64
+    assert "lp_slogdet(" in _slogdet.lower(a).as_text()

@@ -28,7 +28,7 @@ import numpy as np
 from .. import core, dtypes
 from ..core import Primitive
 from ..ops import elementwise as ew
-from ..ops import indexing, reductions, shapes, structural
+from ..ops import indexing, linalg_decomp, reductions, shapes, structural
 from . import linalg_lowerings, rules  # noqa: F401 - linalg_lowerings registers LAPACK kernels
 
 NJIT_DTYPES = frozenset(np.dtype(t) for t in (
@@ -537,7 +537,7 @@ def _lower_eig(k, eqn) -> None:
     lower_eig(k, eqn)
 
 
-rules.kernel_lowerings.setdefault(builtin_primitive("eig"), _lower_eig)
+rules.kernel_lowerings.setdefault(linalg_decomp.eig_p, _lower_eig)
 
 
 def complex_kernels() -> dict[Primitive, object]:
