@@ -86,15 +86,87 @@ def _operands(ufunc: np.ufunc, args: tuple) -> list:
     return out
 
 
-def _defufunc(ufunc: np.ufunc, impl: Callable) -> Callable:
+# Switch for tests that compare NumPy's own ufunc with the primitive path (_direct).
+direct_enabled = True
+_NOT_DIRECT = object()
+_Array: type | None = None  # functrace.numpy's Array (imported on first use: it imports us)
+
+
+def _direct(ufunc: np.ufunc, args: tuple):
+    """NumPy's own ``ufunc`` on plain integer or boolean values, or ``_NOT_DIRECT``.
+
+    Index arithmetic in an eager simulation (``np.mod(i + 1, n)`` on integer arrays) would
+    otherwise bind several primitives per call (``remainder`` is eight). When no operand is a
+    tracer, nothing is being staged and no NaN/inf checking is on, every operand is a NumPy
+    array or scalar or a Python int/bool that fits, and NumPy's loop for them is integer or
+    boolean throughout, the primitive path evaluates exactly NumPy's integer arithmetic (the
+    same loop dtypes by construction; integer results are exact), so NumPy is called instead:
+    tests/test_eager_paths.py checks this bit for bit, dtype included, on edge values."""
+    global _Array
+    if not direct_enabled or core._thread_state.dynamic_trace is not None or (
+            core._config.debug_nans or core._config.debug_infs):
+        return _NOT_DIRECT
+    if _Array is None:
+        from ._array import Array as _Array
+    keys, vals, ints = [], [], []
+    array_seen = False
+    for x in args:
+        t = type(x)
+        if t is np.ndarray or t is _Array:
+            keys.append(x.dtype)
+            vals.append(x if t is np.ndarray else x.view(np.ndarray))
+            array_seen = True
+        elif isinstance(x, (np.integer, np.bool_)):
+            keys.append(x.dtype)
+            vals.append(x)
+            array_seen = True
+        elif t is int:
+            keys.append(int)
+            vals.append(x)
+            ints.append(len(vals) - 1)
+        elif t is bool:
+            keys.append(dtypes.bool_)
+            vals.append(x)
+        else:
+            return _NOT_DIRECT
+    if not array_seen:  # Python scalars only: weakly typed results, the primitive path's job
+        return _NOT_DIRECT
+    try:
+        loop = _loop_dtypes(ufunc, *keys)
+    except Exception:  # noqa: BLE001 - the primitive path raises its own error
+        return _NOT_DIRECT
+    for d in loop:
+        if d.kind not in "biu":
+            return _NOT_DIRECT
+    if len(args) == 2 and loop[0] != loop[1]:  # a mixed loop (int64 == uint64): no primitive
+        return _NOT_DIRECT
+    for i in ints:  # a Python int the loop's dtype cannot hold: the primitive path's error
+        info = np.iinfo(loop[i]) if loop[i].kind != "b" else None
+        if info is None or not info.min <= vals[i] <= info.max:
+            return _NOT_DIRECT
+    with np.errstate(all="ignore"):  # the primitive path warns about nothing (0 divisors)
+        out = ufunc(*vals)
+    return out[()] if type(out) is np.ndarray and not out.shape else out
+
+
+def _defufunc(ufunc: np.ufunc, impl: Callable, direct: bool = False) -> Callable:
     """Define ``functrace.numpy.<ufunc name>`` from ``impl(*operands)``; operands arrive with
-    equal shapes and the dtypes of NumPy's inner loop for the arguments."""
+    equal shapes and the dtypes of NumPy's inner loop for the arguments. ``direct``: integer
+    and boolean operands outside any transformation may go to NumPy's ufunc (``_direct``)."""
     if ufunc.nin == 1:
         def fn(x, /):
+            if direct and not isinstance(x, Tracer):
+                out = _direct(ufunc, (x,))
+                if out is not _NOT_DIRECT:
+                    return out
             out = impl(*_operands(ufunc, (x,)))
             return out[()] if type(out) is np.ndarray and not out.shape else out
     else:
         def fn(x1, x2, /):
+            if direct and not isinstance(x1, Tracer) and not isinstance(x2, Tracer):
+                out = _direct(ufunc, (x1, x2))
+                if out is not _NOT_DIRECT:
+                    return out
             out = impl(*_operands(ufunc, (x1, x2)))
             return out[()] if type(out) is np.ndarray and not out.shape else out
     fn.__name__ = fn.__qualname__ = ufunc.__name__
@@ -368,11 +440,11 @@ def _int_identity(fn):
 # The ufuncs
 # ---------------------------------------------------------------------------------------------
 
-negative = _defufunc(np.negative, lax.neg)
-positive = _defufunc(np.positive, lambda x: x)
-absolute = abs = _defufunc(np.absolute, _absolute)  # noqa: A001 - NumPy's alias
+negative = _defufunc(np.negative, lax.neg, direct=True)
+positive = _defufunc(np.positive, lambda x: x, direct=True)
+absolute = abs = _defufunc(np.absolute, _absolute, direct=True)  # noqa: A001 - NumPy's alias
 fabs = _defufunc(np.fabs, lax.abs)
-sign = _defufunc(np.sign, lax.sign)
+sign = _defufunc(np.sign, lax.sign, direct=True)
 exp = _defufunc(np.exp, lax.exp)
 exp2 = _defufunc(np.exp2, lambda x: lax.pow(lax.full_like(x, 2), x))
 expm1 = _defufunc(np.expm1, lax.expm1)
@@ -396,10 +468,10 @@ tanh = _defufunc(np.tanh, lax.tanh)
 arcsinh = asinh = _defufunc(np.arcsinh, lax.asinh)
 arccosh = acosh = _defufunc(np.arccosh, lax.acosh)
 arctanh = atanh = _defufunc(np.arctanh, lax.atanh)
-floor = _defufunc(np.floor, _int_identity(lax.floor))
-ceil = _defufunc(np.ceil, _int_identity(lax.ceil))
-trunc = _defufunc(np.trunc, _trunc)
-rint = _defufunc(np.rint, _int_identity(lax.round))
+floor = _defufunc(np.floor, _int_identity(lax.floor), direct=True)
+ceil = _defufunc(np.ceil, _int_identity(lax.ceil), direct=True)
+trunc = _defufunc(np.trunc, _trunc, direct=True)
+rint = _defufunc(np.rint, _int_identity(lax.round), direct=True)
 isfinite = _defufunc(np.isfinite, _float_test(lax.is_finite, True))
 isnan = _defufunc(np.isnan, _float_test(_isnan, False))
 isinf = _defufunc(np.isinf, _float_test(lambda x: _isinf(lax.abs(x)),
@@ -407,42 +479,42 @@ isinf = _defufunc(np.isinf, _float_test(lambda x: _isinf(lax.abs(x)),
 signbit = _defufunc(np.signbit, _signbit)
 deg2rad = radians = _defufunc(np.deg2rad, _scale(math.pi / 180))
 rad2deg = degrees = _defufunc(np.rad2deg, _scale(180 / math.pi))
-logical_not = _defufunc(np.logical_not, _logical(_not))
-invert = bitwise_not = bitwise_invert = _defufunc(np.invert, _not)
+logical_not = _defufunc(np.logical_not, _logical(_not), direct=True)
+invert = bitwise_not = bitwise_invert = _defufunc(np.invert, _not, direct=True)
 conjugate = conj = _defufunc(np.conjugate, _conjugate)
 
-add = _defufunc(np.add, _bool_or_num(_or, lax.add))
-subtract = _defufunc(np.subtract, lax.sub)
-multiply = _defufunc(np.multiply, _bool_or_num(_and, lax.mul))
+add = _defufunc(np.add, _bool_or_num(_or, lax.add), direct=True)
+subtract = _defufunc(np.subtract, lax.sub, direct=True)
+multiply = _defufunc(np.multiply, _bool_or_num(_and, lax.mul), direct=True)
 divide = true_divide = _defufunc(np.divide, lax.div)
-floor_divide = _defufunc(np.floor_divide, _floor_divide)
-remainder = mod = _defufunc(np.remainder, _remainder)
-fmod = _defufunc(np.fmod, lax.rem)
+floor_divide = _defufunc(np.floor_divide, _floor_divide, direct=True)
+remainder = mod = _defufunc(np.remainder, _remainder, direct=True)
+fmod = _defufunc(np.fmod, lax.rem, direct=True)
 float_power = _defufunc(np.float_power, lax.pow)
-maximum = _defufunc(np.maximum, lax.max)
-minimum = _defufunc(np.minimum, lax.min)
-fmax = _defufunc(np.fmax, _fmax_fmin(lax.max, lax.gt))
-fmin = _defufunc(np.fmin, _fmax_fmin(lax.min, lax.lt))
+maximum = _defufunc(np.maximum, lax.max, direct=True)
+minimum = _defufunc(np.minimum, lax.min, direct=True)
+fmax = _defufunc(np.fmax, _fmax_fmin(lax.max, lax.gt), direct=True)
+fmin = _defufunc(np.fmin, _fmax_fmin(lax.min, lax.lt), direct=True)
 arctan2 = atan2 = _defufunc(np.arctan2, lax.atan2)
 hypot = _defufunc(np.hypot, _hypot)
 logaddexp = _defufunc(np.logaddexp, _logaddexp)
 logaddexp2 = _defufunc(np.logaddexp2, functools.partial(_logaddexp, base2=True))
 copysign = _defufunc(np.copysign, _copysign)
 heaviside = _defufunc(np.heaviside, _heaviside)
-equal = _defufunc(np.equal, lax.eq)
-not_equal = _defufunc(np.not_equal, lax.ne)
-less = _defufunc(np.less, lax.lt)
-less_equal = _defufunc(np.less_equal, lax.le)
-greater = _defufunc(np.greater, lax.gt)
-greater_equal = _defufunc(np.greater_equal, lax.ge)
-logical_and = _defufunc(np.logical_and, _logical(_and))
-logical_or = _defufunc(np.logical_or, _logical(_or))
-logical_xor = _defufunc(np.logical_xor, _logical(lax.xor))
-bitwise_and = _defufunc(np.bitwise_and, _and)
-bitwise_or = _defufunc(np.bitwise_or, _or)
-bitwise_xor = _defufunc(np.bitwise_xor, lax.xor)
-left_shift = bitwise_left_shift = _defufunc(np.left_shift, _left_shift)
-right_shift = bitwise_right_shift = _defufunc(np.right_shift, _right_shift)
+equal = _defufunc(np.equal, lax.eq, direct=True)
+not_equal = _defufunc(np.not_equal, lax.ne, direct=True)
+less = _defufunc(np.less, lax.lt, direct=True)
+less_equal = _defufunc(np.less_equal, lax.le, direct=True)
+greater = _defufunc(np.greater, lax.gt, direct=True)
+greater_equal = _defufunc(np.greater_equal, lax.ge, direct=True)
+logical_and = _defufunc(np.logical_and, _logical(_and), direct=True)
+logical_or = _defufunc(np.logical_or, _logical(_or), direct=True)
+logical_xor = _defufunc(np.logical_xor, _logical(lax.xor), direct=True)
+bitwise_and = _defufunc(np.bitwise_and, _and, direct=True)
+bitwise_or = _defufunc(np.bitwise_or, _or, direct=True)
+bitwise_xor = _defufunc(np.bitwise_xor, lax.xor, direct=True)
+left_shift = bitwise_left_shift = _defufunc(np.left_shift, _left_shift, direct=True)
+right_shift = bitwise_right_shift = _defufunc(np.right_shift, _right_shift, direct=True)
 _power_ufunc = _defufunc(np.power, _power)
 
 
