@@ -27,8 +27,33 @@ def _is_py_scalar(x) -> bool:
     return type(x) in (bool, int, float, complex)
 
 
+# Eager ``full`` of a Python scalar: (shape, dtype, type, value, zero's repr) -> the read-only
+# broadcast array. Eager grad broadcasts every Python-scalar operand (``x * 0.5`` in a loop);
+# NumPy's broadcast_to costs more than the operation on small arrays. The repr tells -0.0 from
+# 0.0, which compare equal; a NaN only matches itself (identity), so it is just recomputed.
+_eager_fulls: dict = {}
+
+
 def full(shape: Sequence[int], fill_value, dtype=None):
     """An array of ``shape`` filled with ``fill_value`` (staged as one broadcast)."""
+    t = type(fill_value)
+    if (t is float or t is int or t is bool) and core._state().dynamic_trace is None:
+        key = (tuple(shape), dtype, t, fill_value, repr(fill_value) if fill_value == 0 else 0)
+        try:
+            out = _eager_fulls.get(key)
+        except TypeError:  # an unhashable shape entry or dtype: no caching
+            out = key = None
+        if out is None:
+            out = _full(shape, fill_value, dtype)
+            if key is not None:
+                if len(_eager_fulls) > 1024:
+                    _eager_fulls.clear()
+                _eager_fulls[key] = out
+        return out
+    return _full(shape, fill_value, dtype)
+
+
+def _full(shape: Sequence[int], fill_value, dtype=None):
     if isinstance(fill_value, Tracer) or isinstance(fill_value, np.ndarray) and fill_value.ndim:
         fill = fill_value if dtype is None else convert_element_type(fill_value, dtype)
     else:
