@@ -33,6 +33,7 @@ EXCLUDED = {
     "custom_vjp_call": "a call with user-given rules",
     "custom_lin": "internal to custom_vjp's reverse mode",
     "pure_callback": "runs user Python code (tests/test_callbacks.py)",
+    "block_program": "made by the backend from elementwise equations (tests/test_blockvm.py)",
     # random bits: checked against known-answer vectors in tests/test_random.py; it is not
     # differentiable and its uint32 key operands have no NumPy twin
     "threefry2x32": "random bits (test_random.py)",

@@ -32,7 +32,7 @@ DOT_MODE = "blas"
 _by_jaxpr: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _warned: set = set()
 # Primitives meant to run in Python (they call user code, e.g. pure_callback): no warning.
-python_primitives: set[str] = set()
+python_primitives: set[str] = {"block_program"}
 stats = {"compiles": 0, "interpreted": 0, "background": 0}
 
 
@@ -181,7 +181,7 @@ def _generate(jaxpr: ClosedJaxpr, name: str):
     failed."""
     from . import codegen
     try:
-        program = codegen.generate(jaxpr, DOT_MODE)
+        program = codegen.generate(_with_block_programs(jaxpr), DOT_MODE)
     except Exception as e:  # noqa: BLE001 - any failure means: interpret instead
         _warn_once(("codegen", type(e).__name__, str(e)[:80]),
                    f"functrace.jit could not generate code for {name!r} ({type(e).__name__}: "
@@ -195,6 +195,17 @@ def _generate(jaxpr: ClosedJaxpr, name: str):
                    f"functrace.jit has no compiled lowering for '{prim}; it runs with its NumPy "
                    "implementation between compiled parts of the program.")
     return program
+
+
+def _with_block_programs(jaxpr: ClosedJaxpr) -> ClosedJaxpr:
+    """``jaxpr`` with its long elementwise runs as block-interpreter programs (compiled here:
+    in the background thread when tiered), so that its compile time stays about linear in
+    its length with a small slope (``blockvm``)."""
+    staged = blockvm.segment(jaxpr)
+    for e in staged.jaxpr.eqns:
+        if e.primitive is blockvm.block_program_p:
+            e.params["program"].compile()
+    return staged
 
 
 def _load(jaxpr: ClosedJaxpr, program, name: str, t0: float):
@@ -336,4 +347,7 @@ def source_for(jaxpr: ClosedJaxpr, name: str = "program") -> str:
     if exe is not None and exe.mode != "tiered" and exe.source:
         return exe.source
     from . import codegen
-    return codegen.generate(jaxpr, DOT_MODE).source
+    return codegen.generate(blockvm.segment(jaxpr), DOT_MODE).source
+
+
+from . import blockvm  # noqa: E402 - registers the block_program primitive

@@ -60,6 +60,7 @@ BUILTIN_MODULES = (
     "functrace.ops.sorting", "functrace.ops.random_bits", "functrace.control_flow.cond",
     "functrace.control_flow.loops", "functrace.control_flow.scan", "functrace.jit",
     "functrace.remat", "functrace.callbacks", "functrace.custom_derivatives",
+    "functrace.backend.blockvm",
 )
 _builtins: dict[str, Primitive] | None = None
 
@@ -873,6 +874,9 @@ def lowerings_of(prim: Primitive) -> dict[str, object]:
 # implementation from the Python driver, with a one-time "no compiled lowering" warning
 # (``tests/test_backend_registry.py`` checks this list is exactly the set of them).
 NUMPY_FALLBACKS: dict[str, str] = {
+    "block_program": "a segment of thousands of elementwise equations run by the block "
+                     "interpreter (backend/blockvm.py), called from the Python driver by design "
+                     "(listed in backend.python_primitives, so without the warning)",
     "igamma": "regularised lower incomplete gamma: the series / continued fraction iterates "
               "to a per-element tolerance; no scalar lowering written yet",
     "igammac": "regularised upper incomplete gamma: as igamma, no scalar lowering written yet",
