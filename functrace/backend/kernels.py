@@ -514,9 +514,10 @@ def _always(eqn: core.Eqn) -> bool:
 
 
 def _lapack_double(eqn: core.Eqn) -> bool:
-    # the LAPACK kernels compute complex in complex128, as NumPy's linalg does; a complex64
-    # operand would need a widened copy that the generic lowering does not make
-    return all(a.aval.dtype != np.complex64 for a in eqn.invars)
+    # the LAPACK kernels compute complex in complex128, as NumPy's linalg does
+    # (``linalg_lowerings`` widens complex64 operands); without zgesv/zgetrf, NumPy runs them
+    from .lapack import COMPLEX_LAPACK_AVAILABLE
+    return COMPLEX_LAPACK_AVAILABLE
 
 
 # Kernels (``codegen._KERNELS``, ``rules.kernel_lowerings``) that handle complex values, by

@@ -35,19 +35,22 @@ def _lapack_ready(eqn) -> None:
         raise CodegenError("empty matrices run with NumPy")
 
 
+_WIDE = {np.dtype(np.float32): "np.float64", np.dtype(np.complex64): "np.complex128"}
+
+
 def _emit_kernel(k, eqn, kernel: str, ins, outs, *extra) -> None:
     """Emit ``kernel(*ins, *outs, *extra)``: ``ins``/``outs`` are (operand or output index,
     shape to view it as). NumPy's ``linalg`` computes float32 in float64 and rounds the results
     (so eigenvector signs, pivots etc. are float64's): float32 goes through float64 copies too.
     A 0-d output is filled through a 1-element temporary."""
     _lapack_ready(eqn)
-    up = eqn.invars[0].aval.dtype == np.float32
+    up = eqn.invars[0].aval.dtype in _WIDE  # complex64 likewise through complex128
     args, after = [], []
     for i, shape in ins:
         view = f"{k.ins[i]}.reshape({tuple(shape)})"
         if up:
             t = k.tmp("u")
-            k.emit(f"{t} = {view}.astype(np.float64)")
+            k.emit(f"{t} = {view}.astype({_WIDE[eqn.invars[i].aval.dtype]})")
             view = t
         args.append(view)
     for i, shape in outs:
@@ -55,7 +58,7 @@ def _emit_kernel(k, eqn, kernel: str, ins, outs, *extra) -> None:
         name = k.outs[i]
         if up or v.aval.ndim == 0:
             t = k.tmp("u")
-            k.emit(f"{t} = np.empty({tuple(shape)}, np.float64)" if up else
+            k.emit(f"{t} = np.empty({tuple(shape)}, {_WIDE[v.aval.dtype]})" if up else
                    f"{t} = np.empty({tuple(shape)}, np.{v.aval.dtype.name})")
             args.append(t)
             if v.aval.ndim == 0:
