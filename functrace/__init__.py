@@ -11,6 +11,7 @@ imports only what ``errors`` needs, while the first attribute of the package its
 
 import importlib as _importlib
 import sys as _sys
+import types as _types
 
 __version__ = "0.1.0"
 
@@ -55,3 +56,24 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     _load_api()
     return sorted(globals())
+
+
+# Public names that are not the submodule of the same name: ``ft.config`` is the Config
+# object, ``ft.jit``/``ft.remat``/``ft.devices`` functions. Importing such a submodule (as
+# ``import functrace.numpy`` does on its way) binds it as a package attribute, which would
+# hide the public name from ``__getattr__`` (``ft.config.update`` on a module).
+_NOT_SUBMODULES = frozenset({"config", "devices", "jit", "remat"})
+
+
+class _Package(_types.ModuleType):
+    """The package module: the import system may not bind the submodules named in
+    ``_NOT_SUBMODULES`` over (or before) the public names (``from . import jit`` still
+    finds the submodule in ``sys.modules``)."""
+
+    def __setattr__(self, name, value):
+        if name in _NOT_SUBMODULES and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -181,3 +181,15 @@ def test_importing_errors_does_not_import_the_frontends():
 ])
 def test_the_package_loads_its_api_on_first_use(statement):
     assert "functrace.numpy" in _modules_after(statement)
+
+
+@pytest.mark.parametrize("statement", [
+    "import functrace as ft, functrace.numpy as fnp; assert ft.config.read('debug_nans') is False",
+    "import functrace.numpy as fnp; import functrace as ft; ft.config.update('debug_nans', False)",
+    "import functrace.jit, functrace as ft; assert callable(ft.jit) and ft.jit.__module__ != None",
+    "import functrace.remat, functrace.devices, functrace as ft; ft.remat(abs); ft.devices()",
+])
+def test_public_names_are_not_hidden_by_submodules_of_the_same_name(statement):
+    # importing functrace.config / functrace.jit binds the submodule on the package; the
+    # public Config object and functions must still be what ``ft.config`` and ``ft.jit`` give
+    _modules_after(statement)
