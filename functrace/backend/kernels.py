@@ -406,11 +406,10 @@ def is_elementwise(prim: Primitive) -> bool:
 # Complex scalars
 # ---------------------------------------------------------------------------------------------
 # Numba compiles complex arithmetic and ``cmath``; ``_support.c_*`` give NumPy's results where
-# the plain expression would not (division, powers, sign, |z|, sqrt of tiny values, log1p,
-# expm1). The fast paths of
-# ``vecmath``/``vecblocks``/``ufuncs`` are real-only and never see these equations
-# (``vecmath_function`` and ``codegen.vector_op`` match float dtypes only). Every expression is
-# computed in complex128 or float64 where Numba widens, then cast to the equation's dtype.
+# the plain expression would not (products, division, powers, sign, |z|, sqrt of tiny values,
+# log1p, expm1). The fast paths of ``vecmath``/``vecblocks``/``ufuncs`` are real-only and never
+# see these equations (``vecmath_function`` and ``codegen.vector_op`` match float dtypes only).
+# Every expression is cast to the equation's dtype (Numba widens some results to complex128).
 
 _COMPLEX_SCALAR: dict[Primitive, object] = {}
 
@@ -459,8 +458,8 @@ def _c_integer_pow(a, ins, out, *, y, **p):
         return f"({x} * {x})"
     if y == 3:
         return f"({x} * {x} * {x})"
-    # NumPy's np.power takes this path for integer exponents under 100 in magnitude; beyond,
-    # its libm cpow is exp(y log x), which repeated squaring matches to rounding
+    # NumPy's np.power: repeated squaring for integer exponents under 100 in magnitude,
+    # exp(y log x) beyond (c_ipow does both)
     return f"c_ipow({x}, {int(y)}, {const(1, out)})"
 
 
@@ -513,7 +512,7 @@ def _always(eqn: core.Eqn) -> bool:
     return True
 
 
-def _lapack_double(eqn: core.Eqn) -> bool:
+def _with_complex_lapack(eqn: core.Eqn) -> bool:
     # the LAPACK kernels compute complex in complex128, as NumPy's linalg does
     # (``linalg_lowerings`` widens complex64 operands); without zgesv/zgetrf, NumPy runs them
     from .lapack import COMPLEX_LAPACK_AVAILABLE
@@ -527,8 +526,8 @@ _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "dot_general": _always, "cumsum": _always, "cumprod": _always,
     "dynamic_update_slice": _always, "scatter_add": _always, "scatter_mul": _always,
     "scatter": _always, "while": _always, "cond": _always, "scan": _always,
-    "optimization_barrier": _always, "linalg_solve": _lapack_double, "det": _lapack_double,
-    "slogdet": _lapack_double, "eig": _always,
+    "optimization_barrier": _always, "linalg_solve": _with_complex_lapack,
+    "det": _with_complex_lapack, "slogdet": _with_complex_lapack, "eig": _always,
 }
 _complex_kernels: dict[Primitive, object] | None = None
 
