@@ -211,3 +211,65 @@ def test_gather_and_scatter_impls_match_reference(data):
         got = impl_rules[prim](operand, indices, updates, axes=axes)
         want = _scatter_reference(ufunc, operand, indices, updates, axes)
         assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("idx", [None, (None,), (slice(None), None), (None, Ellipsis),
+                                 (Ellipsis, None), (None, slice(None), None, Ellipsis, None),
+                                 (slice(None),) * 3 + (None,), (Ellipsis, None, slice(None))])
+def test_new_axes_index_matches_numpy_and_reshape(idx):
+    want = _F[idx]
+    out = fnp.asarray(_F)[idx]
+    assert out.shape == want.shape and np.asarray(out).tobytes() == want.tobytes()
+    w = np.arange(want.size, dtype=float).reshape(want.shape)
+    v1, g1 = ft.value_and_grad(lambda f: fnp.sum(fnp.sin(f[idx]) * w))(_F)
+    v2, g2 = ft.value_and_grad(lambda f: fnp.sum(fnp.sin(fnp.reshape(f, want.shape)) * w))(_F)
+    assert v1 == v2 and g1.tobytes() == g2.tobytes()
+    jaxpr = str(ft.make_jaxpr(lambda f: f[idx])(_F))
+    assert "reshape" in jaxpr and "slice" not in jaxpr and "gather" not in jaxpr
+
+
+def test_new_axes_index_errors():
+    with pytest.raises(IndexError, match="too many indices"):
+        fnp.asarray(_F)[None, :, :, :, :]
+    with pytest.raises(IndexError, match="single ellipsis"):
+        fnp.asarray(_F)[..., None, ...]
+
+
+# --- _operands' fast cases ----------------------------------------------------------------------
+
+_OPERAND_UFUNCS = ["add", "multiply", "subtract", "true_divide", "power", "maximum", "less",
+                   "arctan2", "floor_divide", "tanh", "exp", "negative", "sqrt", "logical_not"]
+_OPERAND_VALUES = [np.float64(1.5), np.float32(2.5), np.int32(3), np.int64(-2), np.bool_(True),
+                   np.ones(3), np.ones(3, np.float32), np.arange(3, dtype=np.int8), 2.0, 3,
+                   np.ones((2, 3))]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.data())
+def test_operand_fast_cases_stage_what_the_general_loop_stages(data):
+    name = data.draw(st.sampled_from(_OPERAND_UFUNCS))
+    fn = getattr(fnp, name)
+    nin = getattr(np, name).nin
+    vals = [data.draw(st.sampled_from(_OPERAND_VALUES)) for _ in range(nin)]
+    traced = [data.draw(st.booleans()) for _ in vals]
+
+    def f(*ts):
+        it = iter(ts)
+        return fn(*[next(it) if t else v for v, t in zip(vals, traced)])
+
+    args = [v for v, t in zip(vals, traced) if t]
+
+    def staged():
+        try:
+            return str(ft.make_jaxpr(f)(*args))
+        except Exception as e:  # noqa: BLE001 - compared below
+            return type(e).__name__ + str(e)
+
+    fast = staged()
+    orig = _ufuncs._operands_fast
+    _ufuncs._operands_fast = lambda ufunc, args: None
+    try:
+        general = staged()
+    finally:
+        _ufuncs._operands_fast = orig
+    assert fast == general

@@ -344,8 +344,9 @@ def getitem(x, idx, mode=None, fill_value=None):
             start = start if length else 0
             return lax.slice(x, (start,) + (0,) * (len(shape) - 1),
                              (start + length,) + shape[1:])
-    if type(idx) is tuple and mode is None:
-        out = _gather_static_arrays(x, idx)
+    if mode is None and (idx is None or type(idx) is tuple):
+        out = _new_axes_only(x, idx) if idx is None or any(i is None for i in idx) else (
+            _gather_static_arrays(x, idx))
         if out is not None:
             return out
     x = asarray(x)
@@ -376,6 +377,42 @@ def getitem(x, idx, mode=None, fill_value=None):
         x = lax.dynamic_slice(x, starts, sizes, allow_negative_indices=False)
     out_shape = tuple(d for d, e in zip(cur, entries) if e[0] not in ("int", "dyn"))
     return scalarize(lax.reshape(x, out_shape))
+
+
+def _new_axes_only(x, idx):
+    """``x[None]``, ``x[:, None, :]``, ``x[..., None]``: new axes, full slices and at most one
+    ellipsis, which the general path reads as the one ``reshape`` this returns. None for any
+    other index."""
+    items = (idx,) if idx is None else idx
+    kept = 0
+    ellipsis = False
+    for item in items:
+        if item is None:
+            continue
+        if item is Ellipsis:
+            if ellipsis:
+                return None
+            ellipsis = True
+        elif (type(item) is slice and item.start is None and item.stop is None
+              and item.step is None):
+            kept += 1
+        else:
+            return None
+    x = asarray(x)
+    shape = core.get_aval(x).shape
+    if kept > len(shape):
+        return None
+    rest = iter(shape)
+    new_shape = []
+    for item in items:
+        if item is None:
+            new_shape.append(1)
+        elif item is Ellipsis:
+            new_shape.extend(next(rest) for _ in range(len(shape) - kept))
+        else:
+            new_shape.append(next(rest))
+    new_shape.extend(rest)  # axes after the index, as if it ended with an ellipsis
+    return scalarize(lax.reshape(x, tuple(new_shape)))
 
 
 def _gather_static_arrays(x, idx: tuple):

@@ -50,6 +50,9 @@ def _loop_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
 
 def _operands(ufunc: np.ufunc, args: tuple) -> list:
     """``args`` cast to the dtypes of NumPy's loop for them and broadcast to one shape."""
+    fast = _operands_fast(ufunc, args)
+    if fast is not None:
+        return fast
     keys, vals, shapes = [], [], []
     for x in args:
         key = _WEAK_KEYS.get(type(x))
@@ -147,6 +150,43 @@ def _direct(ufunc: np.ufunc, args: tuple):
     with np.errstate(all="ignore"):  # the primitive path warns about nothing (0 divisors)
         out = ufunc(*vals)
     return out[()] if type(out) is np.ndarray and not out.shape else out
+
+
+def _operands_fast(ufunc: np.ufunc, args: tuple) -> list | None:
+    """What ``_operands`` returns in the commonest traced cases, without its general loop:
+    strongly typed tracers of one shape and dtype whose loop is that dtype (``x * y``,
+    ``tanh(x)``), or one such tracer and a Python float or int (``x * 0.5``). None otherwise."""
+    x = args[0]
+    if len(args) == 1:
+        if isinstance(x, Tracer):
+            a = x.aval
+            if not a.weak_type and _loop_dtypes(ufunc, a.dtype)[0] == a.dtype:
+                return [x]
+        return None
+    y = args[1]
+    if isinstance(x, Tracer):
+        a = x.aval
+        if a.weak_type:
+            return None
+        if isinstance(y, Tracer):
+            b = y.aval
+            if b.weak_type or b.dtype != a.dtype or b.shape != a.shape:
+                return None
+            loop = _loop_dtypes(ufunc, a.dtype, a.dtype)
+            return [x, y] if loop[0] == a.dtype and loop[1] == a.dtype else None
+        t = type(y)
+        if t is float or t is int:
+            loop = _loop_dtypes(ufunc, a.dtype, t)
+            return [x, lax.full(a.shape, y, loop[1])] if loop[0] == a.dtype else None
+        return None
+    t = type(x)
+    if (t is float or t is int) and isinstance(y, Tracer):
+        b = y.aval
+        if b.weak_type:
+            return None
+        loop = _loop_dtypes(ufunc, t, b.dtype)
+        return [lax.full(b.shape, x, loop[0]), y] if loop[1] == b.dtype else None
+    return None
 
 
 def _defufunc(ufunc: np.ufunc, impl: Callable, direct: bool = False) -> Callable:

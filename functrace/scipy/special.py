@@ -32,6 +32,8 @@ def _stopped_max(x, axis, where=None):
     """The maximum of ``x`` along ``axis`` (kept as size-1 axes) with its gradient stopped and
     non-finite maxima replaced by 0: the shift that makes ``exp`` safe in logsumexp/softmax
     without changing their derivatives."""
+    # stopped first: eager grad then computes the shift on plain values, off its tape
+    x = lax.stop_gradient(x)
     if where is None:
         amax = fnp.max(x, axis=axis, keepdims=True)
     else:
