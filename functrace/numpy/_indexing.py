@@ -432,10 +432,19 @@ def _gather_static_arrays(x, idx: tuple):
     shape = core.get_aval(x).shape
     if k > len(shape):
         return None
-    # the general path's entries: bounds checked, negatives wrapped, int64; with every
-    # advanced axis leading and contiguous, its gather layout is NumPy's (no transpose)
-    cols = [_static_indices(np.asarray(a), shape[i], i) for i, a in enumerate(idx)]
-    return scalarize(lax.gather(x, np.stack(cols, axis=-1), tuple(range(k))))
+    # the general path's entries (bounds checked, negatives wrapped, int64) written straight
+    # into the index array it would stack; with every advanced axis leading and contiguous,
+    # its gather layout is NumPy's (no transpose)
+    indices = np.empty(batch + (k,), _INDEX_DTYPE)
+    for i, a in enumerate(idx):
+        a = np.asarray(a)
+        n = shape[i]
+        if a.size:
+            lo, hi = a.min(), a.max()
+            if lo < -n or hi >= n or lo < 0:
+                a = _static_indices(a, n, i)  # raises NumPy's IndexError, or wraps
+        indices[..., i] = a
+    return scalarize(lax.gather(x, indices, tuple(range(k))))
 
 
 def _gather_read(x, entries):

@@ -155,7 +155,8 @@ def _direct(ufunc: np.ufunc, args: tuple):
 def _operands_fast(ufunc: np.ufunc, args: tuple) -> list | None:
     """What ``_operands`` returns in the commonest traced cases, without its general loop:
     strongly typed tracers of one shape and dtype whose loop is that dtype (``x * y``,
-    ``tanh(x)``), or one such tracer and a Python float or int (``x * 0.5``). None otherwise."""
+    ``tanh(x)``), or one such tracer and a Python float or int (``x * 0.5``) or a NumPy array
+    of its shape (``index_grid - x``, cast as the general loop casts it). None otherwise."""
     x = args[0]
     if len(args) == 1:
         if isinstance(x, Tracer):
@@ -174,19 +175,31 @@ def _operands_fast(ufunc: np.ufunc, args: tuple) -> list | None:
                 return None
             loop = _loop_dtypes(ufunc, a.dtype, a.dtype)
             return [x, y] if loop[0] == a.dtype and loop[1] == a.dtype else None
-        t = type(y)
-        if t is float or t is int:
-            loop = _loop_dtypes(ufunc, a.dtype, t)
-            return [x, lax.full(a.shape, y, loop[1])] if loop[0] == a.dtype else None
-        return None
-    t = type(x)
-    if (t is float or t is int) and isinstance(y, Tracer):
-        b = y.aval
-        if b.weak_type:
-            return None
-        loop = _loop_dtypes(ufunc, t, b.dtype)
-        return [lax.full(b.shape, x, loop[0]), y] if loop[1] == b.dtype else None
+        other = _untraced_operand(ufunc, a, y, 1)
+        return None if other is None else [x, other]
+    if isinstance(y, Tracer) and not y.aval.weak_type:
+        other = _untraced_operand(ufunc, y.aval, x, 0)
+        return None if other is None else [other, y]
     return None
+
+
+def _untraced_operand(ufunc: np.ufunc, a, v, pos: int):
+    """``_operands_fast`` for a strong tracer of type ``a`` and an untraced operand ``v`` at
+    position ``pos``: ``v`` as the general loop makes it (a Python int/float filled to the
+    tracer's shape, a NumPy array of its shape cast to the loop dtype), or None."""
+    t = type(v)
+    if t is float or t is int:
+        key = t
+    elif t is np.ndarray and v.shape == a.shape:
+        key = v.dtype
+    else:
+        return None
+    loop = _loop_dtypes(ufunc, *((a.dtype, key) if pos else (key, a.dtype)))
+    if loop[1 - pos] != a.dtype:
+        return None
+    if t is not np.ndarray:
+        return lax.full(a.shape, v, loop[pos])
+    return v if key == loop[pos] else lax.convert_element_type(v, loop[pos])
 
 
 def _defufunc(ufunc: np.ufunc, impl: Callable, direct: bool = False) -> Callable:

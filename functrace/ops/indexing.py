@@ -170,7 +170,8 @@ def _gather_impl(operand, indices, *, axes):
         if len(axes) == 1:
             return operand.take(indices[..., 0], axis=0, mode="clip")
         if axes == tuple(range(len(axes))) and operand.flags.c_contiguous:
-            flat = np.ravel_multi_index(tuple(np.moveaxis(indices, -1, 0)), sizes, mode="clip")
+            cols = tuple(indices[..., j] for j in range(len(axes)))
+            flat = np.ravel_multi_index(cols, sizes, mode="clip")
             return operand.reshape((-1,) + operand.shape[len(axes):]).take(flat, axis=0)
     return _axes_first(operand, axes)[_index_columns(indices, sizes, clip=True)]
 
