@@ -13,9 +13,10 @@ factorisation fails gets what the NumPy implementation gives it (NaNs, as JAX do
 
 Real kernels take float32 and float64 (the lowerings pass float32 through float64 copies, as
 NumPy's ``linalg`` computes); ``lp_solve``, ``lp_slogdet`` and ``lp_det`` also take complex128
-(``zgesv``/``zgetrf``; complex64 is widened likewise), and ``lp_eig`` runs the general eigenproblem through ``dgeev`` (real
-input) or ``zgeev`` (complex input), giving NumPy's complex eigenvalues and unit-norm
-eigenvectors in the same order (``lower_eig`` emits it for the ``eig`` primitive).
+(``zgesv``/``zgetrf``; complex64 is widened likewise), and ``lp_eig`` runs the general
+eigenproblem through ``dgeev`` (real input) or ``zgeev`` (complex input), giving NumPy's
+complex eigenvalues and unit-norm eigenvectors in the same order (``lower_eig`` emits it for
+the ``eig`` primitive).
 
 ``LAPACK_AVAILABLE`` is False when the library or a symbol is missing; the lowerings then do
 not register and the primitives keep running with NumPy.
