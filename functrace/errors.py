@@ -43,12 +43,12 @@ class NonConcreteBooleanIndexError(IndexError):
 class WindowShapeError(TypeError, ValueError):
     """Bad shapes, dtypes or parameters of a convolution or windowed reduction: a TypeError
     like functrace's other shape errors and a ValueError like JAX's for some of the same
-    mistakes, so either ``except`` catches it (raised by ``ops.windowed``)."""
+    mistakes, so either ``except`` catches it (raised by ``functrace.windowed``)."""
 
 
 class PaddingError(ValueError, RuntimeError):
     """An unknown padding string: a ValueError, and a RuntimeError as JAX raises (raised by
-    ``ops.windowed``)."""
+    ``functrace.windowed``)."""
 
 
 class CompiledLoopInterrupted(KeyboardInterrupt, Exception):

@@ -19,7 +19,7 @@ from .ops.reductions import *  # noqa: F403
 from .ops.shapes import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
 from .ops.special import *  # noqa: F403
-from .ops.windowed import *  # noqa: F403
+from .windowed import *  # noqa: F403
 
 # ---------------------------------------------------------------------------------------------
 # Shape helpers and precision settings JAX code imports from jax.lax / jax
@@ -33,7 +33,7 @@ def conv_general_shape_tuple(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     dimension_numbers=dimension_numbers)`` (no dilation, one feature group), as JAX's
     ``lax.conv_general_shape_tuple``. ``padding``: 'VALID', 'SAME', 'SAME_LOWER' or
     ``(low, high)`` pairs; ``dimension_numbers`` as for ``conv_general_dilated``."""
-    from .ops.windowed import _ints, conv_dimension_numbers, padtype_to_pads
+    from .windowed import _ints, conv_dimension_numbers, padtype_to_pads
     lhs_shape, rhs_shape = tuple(int(d) for d in lhs_shape), tuple(int(d) for d in rhs_shape)
     dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     lhs_t = [lhs_shape[a] for a in dn.lhs_spec]
@@ -58,7 +58,7 @@ def reduce_window_shape_tuple(operand_shape: Sequence[int], window_dimensions: S
     ``lax.reduce_window_shape_tuple``): ``padding`` is ``(low, high)`` pairs (or 'VALID'/'SAME',
     resolved on the dilated operand); each axis gives ``(padded - dilated window) // stride + 1``
     (at least 0)."""
-    from .ops.windowed import _dilate, _ints, padtype_to_pads
+    from .windowed import _dilate, _ints, padtype_to_pads
     shape = tuple(int(d) for d in operand_shape)
     n = len(shape)
     window = _ints("window_dimensions", window_dimensions, n)
@@ -84,7 +84,7 @@ class default_matmul_precision:  # noqa: N801 - JAX's name (a context manager)
     name is a ValueError, as in JAX. Also usable as a decorator."""
 
     def __init__(self, precision):
-        from .ops.windowed import Precision
+        from .windowed import Precision
         if precision is not None and not isinstance(precision, Precision) and (
                 not isinstance(precision, str) or precision.lower() not in _MATMUL_PRECISIONS):
             raise ValueError(f"default_matmul_precision: unknown precision {precision!r}; use "

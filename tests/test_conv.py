@@ -1,4 +1,4 @@
-"""Convolutions, reduce_window pooling and the small lax functions of ``ops/windowed.py``:
+"""Convolutions, reduce_window pooling and the small lax functions of ``functrace/windowed.py``:
 values against direct NumPy loops, derivatives (check_grads, JAX's choices at ties and clamp
 boundaries), vmap against loops, jit against the interpreter, and errors."""
 

@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("structured primitives", ["functrace.control_flow", "functrace.control_flow.*",
                                "functrace.custom_derivatives", "functrace.remat"]),
     # the facade re-exporting the primitives' wrappers under JAX's ``lax`` names
-    ("lax", ["functrace.lax"]),
+    ("lax", ["functrace.lax", "functrace.windowed"]),
     # the user-facing transformations
     ("autodiff API", ["functrace.autodiff", "functrace.checking"]),
     # NumPy/SciPy-style frontends and libraries written with them

@@ -181,7 +181,7 @@ from . import _tracer_methods  # noqa: E402
 _tracer_methods.install()
 
 # lax.reduce_window/reduce accept these as their computation, as they accept lax.add etc.
-from ..ops import windowed as _windowed  # noqa: E402
+from .. import windowed as _windowed  # noqa: E402
 
 _windowed.monoid_functions.extend([(add, "add"), (multiply, "mul"),  # noqa: F405
                                    (maximum, "max"), (minimum, "min")])  # noqa: F405
