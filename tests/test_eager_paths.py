@@ -273,3 +273,31 @@ def test_operand_fast_cases_stage_what_the_general_loop_stages(data):
     finally:
         _ufuncs._operands_fast = orig
     assert fast == general
+
+
+@pytest.mark.parametrize("idx", [(slice(1, 4),), (slice(None), slice(0, 3)),
+                                 (slice(0, 6, 2), slice(1, None), slice(None, None, 2)),
+                                 (slice(4, 2), slice(None)), (slice(-3, None), slice(-10, 10)),
+                                 (slice(None, None, -1), slice(None)), (slice(0, 1),) * 4])
+def test_static_slices_stage_what_the_general_path_stages(idx, monkeypatch):
+    from functrace.numpy import _indexing
+
+    def read(f):
+        return f[idx]
+
+    try:
+        want = _F[idx]
+    except IndexError:
+        want = None
+    if want is not None:
+        out = ft.jit(read)(_F)
+        assert out.shape == want.shape and np.asarray(out).tobytes() == want.tobytes()
+    fast = str(ft.make_jaxpr(read)(_F)) if want is not None else None
+    v1 = ft.grad(lambda f: fnp.sum(fnp.sin(read(f))))(_F) if want is not None else None
+    monkeypatch.setattr(_indexing, "_static_slices", lambda x, idx: None)
+    if want is None:
+        with pytest.raises(IndexError):
+            ft.make_jaxpr(read)(_F)
+        return
+    assert str(ft.make_jaxpr(read)(_F)) == fast
+    assert ft.grad(lambda f: fnp.sum(fnp.sin(read(f))))(_F).tobytes() == v1.tobytes()

@@ -345,8 +345,12 @@ def getitem(x, idx, mode=None, fill_value=None):
             return lax.slice(x, (start,) + (0,) * (len(shape) - 1),
                              (start + length,) + shape[1:])
     if mode is None and (idx is None or type(idx) is tuple):
-        out = _new_axes_only(x, idx) if idx is None or any(i is None for i in idx) else (
-            _gather_static_arrays(x, idx))
+        if idx is None or any(i is None for i in idx):
+            out = _new_axes_only(x, idx)
+        elif idx and type(idx[0]) is slice:
+            out = _static_slices(x, idx)
+        else:
+            out = _gather_static_arrays(x, idx)
         if out is not None:
             return out
     x = asarray(x)
@@ -377,6 +381,34 @@ def getitem(x, idx, mode=None, fill_value=None):
         x = lax.dynamic_slice(x, starts, sizes, allow_negative_indices=False)
     out_shape = tuple(d for d, e in zip(cur, entries) if e[0] not in ("int", "dyn"))
     return scalarize(lax.reshape(x, out_shape))
+
+
+def _static_slices(x, idx: tuple):
+    """``x[a:b, c:d]``: slices with positive steps only, read as the one ``slice`` the general
+    path emits for them, without parsing. None for any other index."""
+    if not isinstance(x, Tracer):
+        return None
+    shape = x.aval.shape
+    if len(idx) > len(shape):
+        return None
+    starts, limits, strides = [], [], []
+    for item, n in zip(idx, shape):
+        if type(item) is not slice:
+            return None
+        start, stop, step = item.indices(n)
+        if step < 0:
+            return None
+        length = len(range(start, stop, step))
+        if not length:
+            start = 0
+        starts.append(start)
+        limits.append(start + (length - 1) * step + 1 if length else start)
+        strides.append(step)
+    for n in shape[len(idx):]:
+        starts.append(0)
+        limits.append(n)
+        strides.append(1)
+    return scalarize(lax.slice(x, starts, limits, strides))
 
 
 def _new_axes_only(x, idx):
