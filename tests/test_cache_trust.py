@@ -177,6 +177,37 @@ def test_compiled_programs_are_released_least_recently_used_first(monkeypatch, t
     assert not any(name in sys.modules for r, name in refs if r() is None)
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_500_jitted_closures_over_new_arrays_share_one_program_and_bounded_memory(tmp_path):
+    # a new closure over new weights jitted every iteration, as a script that rebuilds its
+    # step function does: the weights are captured as inputs, so every closure runs the one
+    # compiled program, and nothing per closure stays alive (distinct programs are bounded by
+    # the LRU table: test_compiled_programs_are_released_least_recently_used_first)
+    rng = np.random.default_rng(0)
+    with config.override(cache_dir=str(tmp_path), tiered_compile=False):
+        def one_closure():
+            w = rng.normal(size=64)
+            f = jit(lambda x: fnp.sin(x * w) + w)
+            np.testing.assert_allclose(f(np.ones(64)), np.sin(w) + w, rtol=1e-12)
+
+        programs = set(cache._modules)
+        for _ in range(50):
+            one_closure()
+        gc.collect()
+        modules, rss = len(sys.modules), _rss_mib()
+        for _ in range(450):
+            one_closure()
+        gc.collect()
+        assert len(set(cache._modules) - programs) <= 1  # one program for all closures
+        assert len(sys.modules) <= modules
+        assert _rss_mib() - rss < 16, "memory grew with the number of jitted closures"
+
+
 def test_expected_is_what_the_script_computes():
     assert EXPECTED.shape == (4,)
 
