@@ -92,6 +92,7 @@ def _operands(ufunc: np.ufunc, args: tuple) -> list:
 # Switch for tests that compare NumPy's own ufunc with the primitive path (_direct).
 direct_enabled = True
 _NOT_DIRECT = object()
+_DIVIDING = frozenset({np.floor_divide, np.remainder, np.fmod})
 _Array: type | None = None  # functrace.numpy's Array (imported on first use: it imports us)
 
 
@@ -143,11 +144,19 @@ def _direct(ufunc: np.ufunc, args: tuple):
             return _NOT_DIRECT
     if len(args) == 2 and loop[0] != loop[1]:  # a mixed loop (int64 == uint64): no primitive
         return _NOT_DIRECT
+    return _call_direct(ufunc, vals, loop, ints)
+
+
+def _call_direct(ufunc: np.ufunc, vals: list, loop: tuple, ints: list[int]):
+    """The last step of ``_direct``: ``ufunc(*vals)``, unless a Python int does not fit."""
     for i in ints:  # a Python int the loop's dtype cannot hold: the primitive path's error
         info = np.iinfo(loop[i]) if loop[i].kind != "b" else None
         if info is None or not info.min <= vals[i] <= info.max:
             return _NOT_DIRECT
-    with np.errstate(all="ignore"):  # the primitive path warns about nothing (0 divisors)
+    if ufunc in _DIVIDING:  # NumPy warns about 0 divisors; the primitive path does not
+        with np.errstate(all="ignore"):
+            out = ufunc(*vals)
+    else:  # integer loops warn about nothing else (wrap-around is silent)
         out = ufunc(*vals)
     return out[()] if type(out) is np.ndarray and not out.shape else out
 
