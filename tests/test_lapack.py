@@ -257,3 +257,101 @@ def test_complex_solve_and_determinants_match_numpy(dtype):
     assert x.dtype == sign.dtype == dtype and logdet.dtype == real
     assert "lp_slogdet(" in _slogdet.lower(a).as_text()
     assert "lp_solve(" in _solve.lower(a[:1], b[:1]).as_text()
+
+
+# --- complex decompositions: zpotrf, zheevd, zgeqrf + zungqr, zgesdd, ztrsm --------------------
+
+
+def _cmat(shape, dtype):
+    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(dtype)
+
+
+def _hpd(shape, dtype):
+    a = _cmat(shape, np.complex128)
+    n = shape[-1]
+    return (a @ np.conj(np.swapaxes(a, -1, -2)) + n * np.eye(n)).astype(dtype)
+
+
+# (left_side, lower, transpose_a, conjugate_a, unit_diagonal): conjugation with and without
+# the transposition (cblas's ConjTrans, or a conjugated copy), each side and triangle
+_TS_FLAGS = ((True, True, False, False, False), (False, False, True, False, False),
+             (True, False, True, True, False), (False, True, False, True, True),
+             (True, True, False, True, False), (False, False, True, True, True))
+
+
+def complex_decompositions(h, a, b, t):
+    out = [ld.cholesky_p.bind(h), ld.eigh(h),
+           ld.eigh(h, lower=False, symmetrize_input=False),
+           ld.qr(a), ld.qr(a[..., :2], full_matrices=False), ld.qr(a[..., :2, :]),
+           ld.svd(a[..., :2, :]), ld.svd(a[..., :2], full_matrices=False),
+           ld.svd(a, compute_uv=False)]
+    for left, lower, trans, conj, unit in _TS_FLAGS:
+        rhs = b if left else b.mT
+        out.append(ld.triangular_solve(t, rhs, left_side=left, lower=lower, transpose_a=trans,
+                                       conjugate_a=conj, unit_diagonal=unit))
+    return out
+
+
+_complex_decompositions = ft.jit(complex_decompositions)
+_N_SAME_ROUTINE = 9  # outputs before the triangular solves: NumPy calls the same routine
+
+
+@pytest.mark.parametrize("batch,dtype", [((2,), np.complex128), ((), np.complex64)])
+def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
+    h, a, b = _hpd(batch + (4, 4), dtype), _cmat(batch + (4, 4), dtype), \
+        _cmat(batch + (4, 3), dtype)
+    t = a + 3 * np.eye(4, dtype=dtype)  # triangles far from singular
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no compiled lowering" warning
+        got = _complex_decompositions(h, a, b, t)
+    assert "_fallback[" not in _complex_decompositions.lower(h, a, b, t).as_text()
+    from functrace.backend import codegen
+    prog = codegen.generate(ft.make_jaxpr(complex_decompositions)(h, a, b, t))
+    assert prog.unlowered == []
+    text = "\n".join([prog.source] + prog.pieces)  # a long program compiles in pieces
+    for kernel in ("lp_cholesky(", "lp_eigh(", "lp_qr(", "lp_svd(", "lp_svdvals(",
+                   "lp_triangular_solve("):
+        assert kernel in text, kernel
+    want = complex_decompositions(h, a, b, t)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    tol = 2e-5 if dtype == np.complex64 else 1e-12
+    for k, (g_case, w_case) in enumerate(zip(got, want)):
+        for g, w in zip(ft.tree_util.tree_leaves(g_case), ft.tree_util.tree_leaves(w_case)):
+            g, w = np.asarray(g), np.asarray(w)
+            assert g.dtype == w.dtype and g.shape == w.shape, k
+            assert g.dtype in (np.dtype(dtype), np.dtype(real)), k
+            if k < _N_SAME_ROUTINE:
+                # the same LAPACK routine on the same (widened) copy: bit for bit
+                np.testing.assert_array_equal(g, w, err_msg=str(k))
+            else:
+                # the interpreter solves triangular systems with gesv, the kernel with trsm
+                np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=str(k))
+    # and they are the decompositions NumPy defines
+    lo, (v, w), _, (q, r) = got[0], got[1], got[2], got[3]
+    np.testing.assert_allclose(lo @ np.conj(np.swapaxes(lo, -1, -2)), h, rtol=tol * 10,
+                               atol=tol * 10)
+    np.testing.assert_array_equal(np.triu(lo, 1), 0)
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(h), rtol=tol, atol=tol)
+    np.testing.assert_allclose(h @ v, v * w[..., None, :].astype(dtype), rtol=tol * 10,
+                               atol=tol * 10)
+    np.testing.assert_allclose(q @ r, a, rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(got[8], np.linalg.svd(a, compute_uv=False), rtol=tol)
+    x = got[_N_SAME_ROUTINE + 2]  # left, upper, conjugate-transposed: t^H x = b
+    np.testing.assert_allclose(np.conj(np.swapaxes(np.triu(t), -1, -2)) @ x, b,
+                               rtol=tol * 10, atol=tol * 10)
+
+
+def test_complex_failures_give_the_interpreters_nans():
+    h = _hpd((3, 4, 4), np.complex128)
+    h[1] = -h[1]  # not positive definite: NaNs on and below the diagonal, zeros above
+    got, want = _chol(h), ld.cholesky_p.bind(h)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[1][np.tril_indices(4)]).all()
+    assert (got[1][np.triu_indices(4, 1)] == 0).all() and np.isfinite(got[[0, 2]]).all()
+
+    t = np.triu(_cmat((4, 4), np.complex128)) + 3 * np.eye(4)
+    t[2, 2] = 0
+    b = _cmat((4, 2), np.complex128)
+    f = ft.jit(lambda a, b: ld.triangular_solve(a, b, left_side=True, conjugate_a=True))
+    assert np.isnan(f(t, b)).all()
+    assert np.isnan(ld.triangular_solve(t, b, left_side=True, conjugate_a=True)).all()

@@ -528,6 +528,8 @@ _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "scatter": _always, "while": _always, "cond": _always, "scan": _always,
     "optimization_barrier": _always, "linalg_solve": _with_complex_lapack,
     "det": _with_complex_lapack, "slogdet": _with_complex_lapack, "eig": _always,
+    "cholesky": _with_complex_lapack, "triangular_solve": _with_complex_lapack,
+    "eigh": _with_complex_lapack, "qr": _with_complex_lapack, "svd": _with_complex_lapack,
 }
 _complex_kernels: dict[Primitive, object] | None = None
 

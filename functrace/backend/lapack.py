@@ -31,8 +31,9 @@ from .blas import register_symbols
 _PREFIXED = ("potrf", "getrf", "gesv", "syevd", "geqrf", "orgqr", "gesdd")
 
 
-# complex128 routines (complex64 operands are widened first, as NumPy's linalg does)
-_COMPLEX = ("gesv", "getrf", "geev")
+# complex128 routines (complex64 operands are widened first, as NumPy's linalg does); the
+# Hermitian and unitary ones stand where the real kernels call syevd and orgqr
+_COMPLEX = ("gesv", "getrf", "geev", "potrf", "heevd", "geqrf", "ungqr", "gesdd")
 
 
 def _symbols() -> list[str]:
@@ -41,7 +42,8 @@ def _symbols() -> list[str]:
 
 
 def _complex_symbols() -> list[str]:
-    return ["scipy_LAPACKE_dgeev64_"] + [f"scipy_LAPACKE_z{r}64_" for r in _COMPLEX]
+    return (["scipy_LAPACKE_dgeev64_", "scipy_cblas_ztrsm64_"]
+            + [f"scipy_LAPACKE_z{r}64_" for r in _COMPLEX])
 
 
 def _register() -> bool:
@@ -129,6 +131,20 @@ if LAPACK_AVAILABLE:
                                  _i64, _i64, _i64, _i64, _i64, _i64)
         _EXT["z", "geev"] = _ext("scipy_LAPACKE_zgeev64_", _i32, _ch, _ch, _i64, _i64, _i64,
                                  _i64, _i64, _i64, _i64, _i64)
+        # the complex routines take the real ones' arguments (zheevd's eigenvalues are real);
+        # keyed by the real names so that each kernel is one source for every dtype
+        _EXT["z", "potrf"] = _ext("scipy_LAPACKE_zpotrf64_", _i32, _ch, _i64, _i64, _i64)
+        _EXT["z", "syevd"] = _ext("scipy_LAPACKE_zheevd64_", _i32, _ch, _ch, _i64, _i64, _i64,
+                                  _i64)
+        _EXT["z", "geqrf"] = _ext("scipy_LAPACKE_zgeqrf64_", _i32, _i64, _i64, _i64, _i64, _i64)
+        _EXT["z", "orgqr"] = _ext("scipy_LAPACKE_zungqr64_", _i32, _i64, _i64, _i64, _i64,
+                                  _i64, _i64)
+        _EXT["z", "gesdd"] = _ext("scipy_LAPACKE_zgesdd64_", _i32, _ch, _i64, _i64, _i64,
+                                  _i64, _i64, _i64, _i64, _i64, _i64)
+        # alpha by pointer (to a complex128)
+        _EXT["z", "trsm"] = types.ExternalFunction(
+            "scipy_cblas_ztrsm64_",
+            types.void(_i32, _i32, _i32, _i32, _i32, _i64, _i64, _i64, _i64, _i64, _i64, _i64))
     _LETTER = {types.float32: "s", types.float64: "d", types.complex64: "c",
                types.complex128: "z"}
 
@@ -167,8 +183,7 @@ if LAPACK_AVAILABLE:
         out[:] = a
         for b in range(nb):
             m = out[b]
-            # the row-major lower triangle is the column-major upper one: no transposition
-            info = _call("potrf", m, _COL, np.int8(85), n, _ptr(m), max(n, 1))
+            info = _potrf(m, n)
             for i in range(n):
                 for j in range(n):
                     if j > i:
@@ -177,16 +192,52 @@ if LAPACK_AVAILABLE:
                         m[i, j] = np.nan
         _keep(out)
 
+    def _potrf(m, n):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_potrf)
+    def _potrf_overload(m, n):
+        if isinstance(m.dtype, types.Complex):
+            # NumPy's path exactly: zpotrf 'L' on the column-major copy (LAPACKE's row-major
+            # layout makes it), so the factors are the interpreter's bit for bit
+            def impl(m, n):
+                return _call("potrf", m, _ROW, np.int8(76), n, _ptr(m), max(n, 1))
+            return impl
+
+        def impl_real(m, n):
+            # the row-major lower triangle is the column-major upper one: no transposition
+            return _call("potrf", m, _COL, np.int8(85), n, _ptr(m), max(n, 1))
+        return impl_real
+
+    def _trsm(out, side, uplo, tr, diag, r, c, pa, lda, pb, ldb):  # pragma: no cover
+        raise NotImplementedError
+
+    @overload(_trsm)
+    def _trsm_overload(out, side, uplo, tr, diag, r, c, pa, lda, pb, ldb):
+        if isinstance(out.dtype, types.Complex):
+            def impl(out, side, uplo, tr, diag, r, c, pa, lda, pb, ldb):
+                one = np.ones(1, np.complex128)
+                _call("trsm", out, _ROW, side, uplo, tr, diag, r, c, _ptr(one), pa, lda, pb,
+                      ldb)
+                _keep(one)
+            return impl
+
+        def impl_real(out, side, uplo, tr, diag, r, c, pa, lda, pb, ldb):
+            _call("trsm", out, _ROW, side, uplo, tr, diag, r, c, 1.0, pa, lda, pb, ldb)
+        return impl_real
+
     @njit(cache=True)
-    def lp_triangular_solve(a, b, out, left, lower, trans, unit):
+    def lp_triangular_solve(a, b, out, left, lower, trans, unit, conj):
         """``op(a) x = b`` (``left``) or ``x op(a) = b`` for triangular ``a`` (nb, m, m) and
-        ``b`` (nb, r, c); a matrix with a zero on its (read) diagonal gives NaNs."""
+        ``b`` (nb, r, c), ``op`` transposing (``trans``) and conjugating (``conj``, complex
+        only); a matrix with a zero on its (read) diagonal gives NaNs."""
         nb, r, c = b.shape[0], b.shape[1], b.shape[2]
         m = a.shape[1]
         out[:] = b
         side = 141 if left else 142
         uplo = 122 if lower else 121
-        tr = 112 if trans else 111
+        # CblasConjTrans; conjugation alone has no cblas flag: a conjugated copy instead
+        tr = (113 if conj else 112) if trans else 111
         diag = 132 if unit else 131
         for k in range(nb):
             singular = False
@@ -197,8 +248,10 @@ if LAPACK_AVAILABLE:
             if singular:
                 out[k] = np.nan
             elif r > 0 and c > 0:
-                _call("trsm", out, _ROW, side, uplo, tr, diag, r, c, 1.0, _ptr(a[k]),
-                      max(m, 1), _ptr(out[k]), max(c, 1))
+                ak = np.conj(a[k]) if conj and not trans else a[k]
+                _trsm(out, side, uplo, tr, diag, r, c, _ptr(ak), max(m, 1), _ptr(out[k]),
+                      max(c, 1))
+                _keep(ak)
         _keep(a, out)
 
     @njit(cache=True)

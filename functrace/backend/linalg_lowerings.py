@@ -98,7 +98,8 @@ def _lower_triangular_solve(k, eqn) -> None:
     a, b = (_as3(v.aval.shape) for v in eqn.invars)
     _emit_kernel(k, eqn, "lp_triangular_solve", [(0, a), (1, b)], [(0, b)],
                  bool(p["left_side"]), bool(p["lower"]), bool(p["transpose_a"]),
-                 bool(p["unit_diagonal"]))
+                 bool(p["unit_diagonal"]),
+                 bool(p["conjugate_a"]) and eqn.invars[0].aval.dtype.kind == "c")
 
 
 def _lower_det(k, eqn) -> None:
