@@ -37,7 +37,12 @@ _eager_fulls: dict = {}
 def full(shape: Sequence[int], fill_value, dtype=None):
     """An array of ``shape`` filled with ``fill_value`` (staged as one broadcast)."""
     t = type(fill_value)
-    if (t is float or t is int or t is bool) and core._state().dynamic_trace is None:
+    st = core._state()
+    # only outside transformations or on eager grad's tape (the only trace that takes raw
+    # arguments): elsewhere one shared object would be one constant, where fresh ones were
+    # several (the residuals a staged linearization saves)
+    if (t is float or t is int or t is bool) and st.dynamic_trace is None and (
+            len(st.trace_stack) == 1 or st.trace_stack[-1].trace_type.raw_args):
         key = (tuple(shape), dtype, t, fill_value, repr(fill_value) if fill_value == 0 else 0)
         try:
             out = _eager_fulls.get(key)

@@ -273,8 +273,7 @@ class EagerLinearizeTrace(core.Trace):
         # One pass collects the unique inputs (the same value with the same tangent is one
         # input: rules such as mul's ``x * x`` test identity) and the cache key's signature:
         # per unique input its type, weak flag and whether its tangent is nonzero.
-        primals, tangents, sig, pattern = [], [], [], []
-        any_nonzero = False
+        primals, tangents, sig, pattern, in_nodes = [], [], [], [], []
         for a in args:
             if type(a) is EagerTracer:
                 p, t = a.primal, a.tangent
@@ -287,30 +286,30 @@ class EagerLinearizeTrace(core.Trace):
                     primals.append(p)
                     tangents.append(t)
                     aval = a.aval
-                    nz = type(t) is not Zero
-                    any_nonzero = any_nonzero or nz
                     # (shape, dtype) rather than the aval: hashed without Python calls
-                    sig += (aval.shape, aval.dtype, aval.weak_type, nz)
+                    if type(t) is Zero:
+                        sig += (aval.shape, aval.dtype, aval.weak_type, False)
+                    else:  # the nodes of the unique inputs with a tangent, in order
+                        in_nodes.append(t)
+                        sig += (aval.shape, aval.dtype, aval.weak_type, True)
             else:  # a constant: its own input, with a zero tangent
                 pattern.append(len(primals))
                 primals.append(a)
                 tangents.append(None)
                 aval = core.get_aval(a)
                 sig += (aval.shape, aval.dtype, aval.weak_type, False)
-        if not any_nonzero:
+        if not in_nodes:
             return self._no_tangents(primitive, primals, pattern, params)
         key = (primitive, tuple(params.items()), tuple(sig), tuple(pattern))
         try:
             entry = _entries.get(key)
         except TypeError:  # an unhashable param
             entry = key = None
-        nonzero = sig[3::4]
         if entry is None:
             avals = [ShapedArray(*t) for t in zip(sig[0::4], sig[1::4], sig[2::4])]
-            entry = _new_entry(key, primitive, params, pattern, avals, nonzero)
-        in_nodes = [t for t, nz in zip(tangents, nonzero) if nz]
+            entry = _new_entry(key, primitive, params, pattern, avals, sig[3::4])
         if entry is _FALLBACK:
-            return self._general(primitive, params, pattern, primals, nonzero, in_nodes)
+            return self._general(primitive, params, pattern, primals, sig[3::4], in_nodes)
         vals = entry.known.run(primals)
         n_out = entry.n_out
         if n_out == 1 and entry.out_nz[0]:  # the common case

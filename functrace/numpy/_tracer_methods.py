@@ -19,10 +19,17 @@ from .. import dtypes
 from ..core import Tracer
 from ._errors import concretization_error, differentiated_conversion_error
 
+_FNP = None
+
 
 def _fnp():
-    from .. import numpy as fnp
-    return fnp
+    # imported on first use (functrace.numpy imports this module), then kept: a function-level
+    # import costs a microsecond on every tracer method call
+    global _FNP
+    if _FNP is None:
+        from .. import numpy as fnp
+        _FNP = fnp
+    return _FNP
 
 
 # ---------------------------------------------------------------------------------------------
