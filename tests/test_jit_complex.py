@@ -1,6 +1,8 @@
 """Complex programs compiled by ``jit`` (issue 15): holomorphic functions, |z|^2 losses of
 complex parameters with their gradients, complex products (cgemm/zgemm), signal code, views and
-indexing, control flow and complex linear algebra (solve, det, slogdet, eig through LAPACK).
+indexing, control flow, complex linear algebra (solve, det, slogdet, eig, cholesky, eigh, qr,
+svd and triangular solves through LAPACK) and the orderings (max/min, comparisons, sort,
+cummax, argmax: NumPy's lexicographic order).
 
 Each program runs compiled with no NumPy fallback (no "runs with its NumPy implementation"
 warning, no ``_fallback[...]`` call in the generated source) and is compared with the reference
@@ -458,16 +460,135 @@ def test_eig_of_a_nan_matrix_gives_nans_as_the_interpreter():
         assert np.isnan(g).all()
 
 
-# --- what still runs with NumPy --------------------------------------------------------------
+# --- orderings: NumPy's lexicographic order -------------------------------------------------
+
+_PARTS = np.array([-np.inf, -1.0, -0.0, 0.0, 1.0, np.inf, np.nan])
 
 
-def test_complex_orderings_still_run_with_numpy_and_say_so():
-    # NumPy orders complex numbers lexicographically; max/min of complex values have no
-    # compiled lowering and take the documented fallback
-    f = ft.jit(lambda z, w: fnp.maximum(z, w) * 2)
-    z, w = np.array([1 + 5j, 2 + 0j]), np.array([1 + 6j, 1 + 9j])
-    with pytest.warns(RuntimeWarning, match="'max' on complex128 values"):
-        got = f(z, w)
-    np.testing.assert_array_equal(got, np.maximum(z, w) * 2)
+def _cplx(re, im, dtype):
+    # parts set one by one: re + 1j * im would turn inf * 1j into a NaN real part
+    z = np.empty(np.shape(re), dtype)
+    z.real, z.imag = re, im
+    return z
+
+
+def _same_bits(got, want, what):
+    """Equal values, NaNs in the same parts and the same signs of zero."""
+    got, want = np.atleast_1d(np.asarray(got)), np.atleast_1d(np.asarray(want))
+    assert got.dtype == want.dtype and got.shape == want.shape, what
+    if got.dtype.kind == "c":
+        got, want = got.view(got.real.dtype), want.view(want.real.dtype)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=what)
+    np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+def orderings(z, w, a, idx, u):
+    return {
+        "max": lax.max(z, w), "min": lax.min(z, w), "maximum": fnp.maximum(z, w),
+        "lt": z < w, "le": z <= w, "gt": z > w, "ge": z >= w,
+        "reduce_max": fnp.max(a, axis=1), "reduce_min": fnp.min(a, axis=0),
+        "max_all": fnp.max(a), "argmax": fnp.argmax(a, axis=1), "argmin": fnp.argmin(a, axis=0),
+        "sort0": fnp.sort(a, axis=0), "sort1": fnp.sort(a, axis=1),
+        "argsort": fnp.argsort(a, axis=1), "sort_pair": lax.sort((a, a.real), num_keys=1),
+        "cummax": lax.cummax(a, axis=1), "cummin": lax.cummin(a, axis=0, reverse=True),
+        "scatter_max": a[0].at[idx].max(u), "scatter_min": a[1].at[idx].min(u),
+    }
+
+
+_orderings = ft.jit(orderings)
+
+
+def _numpy_orderings(z, w, a, idx, u):
+    with np.errstate(invalid="ignore"):
+        smax, smin = a[0].copy(), a[1].copy()
+        np.maximum.at(smax, idx, u)
+        np.minimum.at(smin, idx, u)
+        return {
+            "max": np.maximum(z, w), "min": np.minimum(z, w), "maximum": np.maximum(z, w),
+            "lt": z < w, "le": z <= w, "gt": z > w, "ge": z >= w,
+            "reduce_max": np.max(a, axis=1), "reduce_min": np.min(a, axis=0),
+            "max_all": np.max(a), "argmax": np.argmax(a, axis=1),
+            "argmin": np.argmin(a, axis=0), "sort0": np.sort(a, axis=0, kind="stable"),
+            "sort1": np.sort(a, axis=1, kind="stable"),
+            "argsort": np.argsort(a, axis=1, kind="stable"),
+            "cummax": np.maximum.accumulate(a, axis=1),
+            "cummin": np.minimum.accumulate(a[::-1], axis=0)[::-1],
+            "scatter_max": smax, "scatter_min": smin,
+        }
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_orderings_compile_in_numpys_lexicographic_order(dtype):
+    # every pair of parts from +-0, +-1, +-inf and NaN for the elementwise orderings; arrays
+    # drawn from the same parts (with ties, and zeros of both signs) for the rest
+    zr, zi, wr, wi = (m.ravel() for m in np.meshgrid(_PARTS, _PARTS, _PARTS, _PARTS))
+    z, w = _cplx(zr, zi, dtype), _cplx(wr, wi, dtype)
+    a = _cplx(RNG.choice(_PARTS, (6, 9)), RNG.choice(_PARTS, (6, 9)), dtype)
+    a[:3] = _cplx(RNG.integers(-1, 2, (3, 9)), RNG.integers(-1, 2, (3, 9)), dtype)
+    a[1, ::2] = _cplx(RNG.standard_normal(5), -0.0, dtype)
+    idx = np.array([0, 2, 2, 1, 0, 8, 8])
+    u = _cplx(RNG.choice(_PARTS, 7), RNG.choice(_PARTS, 7), dtype)
+    got = compiled(_orderings, z, w, a, idx, u)
+    want = _numpy_orderings(z, w, a, idx, u)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's invalid-value warnings on NaN comparisons
+        interp = interpret(orderings, z, w, a, idx, u)
+    for key, g in got.items():
+        if key == "sort_pair":
+            _same_bits(g[0], want["sort1"], key)
+            _same_bits(g[1], np.take_along_axis(a.real, want["argsort"], 1), key)
+            continue
+        if key in ("argmax", "argmin", "argsort"):
+            g = np.asarray(g).astype(np.int64)
+        _same_bits(g, want[key], key)
+        _same_bits(np.asarray(got[key]), np.asarray(interp[key]), key)
+
+
+def test_an_empty_complex_max_runs_with_numpy_and_says_so():
+    # no start value of the compiled fold gives NumPy's empty maximum (-inf+0j): that one
+    # equation takes the documented fallback
+    f = ft.jit(lambda a: lax.reduce_max(a, (1,)))
+    with pytest.warns(RuntimeWarning, match="'reduce_max' on complex128 values"):
+        got = f(np.zeros((2, 0), np.complex128))
+    _same_bits(got, np.full(2, complex(-np.inf, 0.0)), "empty max")
+
+
+def test_complex_functions_without_a_lowering_still_say_so():
+    f = ft.jit(lambda z: fnp.arcsin(z) * 2)
+    z = np.array([0.5 + 0.25j, 2 - 1j])
+    with pytest.warns(RuntimeWarning, match="'asin' on complex128 values"):
+        got = f(z)
+    np.testing.assert_allclose(got, np.arcsin(z) * 2, rtol=1e-15)
     assert kernels.NUMPY_ONLY_DTYPES == {}
     assert "eig" not in kernels.NUMPY_FALLBACKS
+
+
+# --- complex decompositions under differentiation ---------------------------------------------
+
+
+def hermitian_loss(t, a, b):
+    # a Hermitian positive definite matrix moved along a real parameter: Cholesky (through
+    # triangular solves with conjugate_a in its derivative), eigh, qr and svd of complex values
+    h = a + t[0] * b
+    lo = fnp.linalg.cholesky(h)
+    w, v = fnp.linalg.eigh(h)
+    q, r = fnp.linalg.qr(h + t[1] * a)
+    s = fnp.linalg.svd(h * t[1], compute_uv=False)
+    return (fnp.sum(fnp.abs(lo) ** 2) + fnp.sum(w * w) + fnp.sum(fnp.abs(r) ** 2)
+            + fnp.sum(s) + fnp.real(v[0, 0] * fnp.conj(v[0, 0])) + fnp.real(q[1, 1]) ** 2)
+
+
+_hermitian_grad = ft.jit(ft.value_and_grad(hermitian_loss))
+
+
+def test_grad_through_complex_decompositions_compiles():
+    m = _z((4, 4))
+    a = m @ np.conj(m.T) + 4 * np.eye(4)
+    c = _z((4, 4), scale=0.3)
+    b = c + np.conj(c.T)
+    t = np.array([0.2, 1.1])
+    val, grad = check(_hermitian_grad, ft.value_and_grad(hermitian_loss), t, a, b, rtol=1e-11,
+                      atol=1e-12)
+    fd = [(hermitian_loss(t + d, a, b) - hermitian_loss(t - d, a, b)) / 2e-6
+          for d in np.eye(2) * 1e-6]
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)

@@ -552,7 +552,9 @@ class Generator(Fusion):
             (axis,) = axes
             op = red.combine
             init = red.init(in_dt)
-            cond = f"{t} {op} {{m}} or ({t} != {t} and {{m}} == {{m}})"
+            # a callable: the whole test (complex values: ``kernels._COMPLEX_ORDER_REDUCERS``)
+            cond = op(t, "{m}") if callable(op) else \
+                f"{t} {op} {{m}} or ({t} != {t} and {{m}} == {{m}})"
             if suffix:
                 mv, kv = f"m{self.vid(v)}", f"k{self.vid(v)}"
                 pre[r - 1] += [f"{mv} = {init}", f"{kv} = 0"]

@@ -437,7 +437,11 @@ for _p, _fmt in (
         (ew.conj_p, "{0}.conjugate()"), (ew.real_p, "{0}.real"), (ew.imag_p, "{0}.imag"),
         (ew.complex_p, "complex({0}, {1})"), (ew.eq_p, "({0} == {1})"),
         (ew.ne_p, "({0} != {1})"), (ew.is_finite_p, "cmath.isfinite({0})"),
-        (ew.stop_gradient_p, "{0}"), (ew.select_n_p, "({2} if {0} else {1})")):
+        (ew.stop_gradient_p, "{0}"), (ew.select_n_p, "({2} if {0} else {1})"),
+        # NumPy's lexicographic order with its NaN rules (``_support.c_lt`` ...)
+        (ew.max_p, "c_max({0}, {1})"), (ew.min_p, "c_min({0}, {1})"),
+        (ew.lt_p, "c_lt({0}, {1})"), (ew.le_p, "c_le({0}, {1})"),
+        (ew.gt_p, "c_gt({0}, {1})"), (ew.ge_p, "c_ge({0}, {1})")):
     _COMPLEX_SCALAR[_p] = _cplx_template(_fmt)
 del _p, _fmt
 
@@ -520,8 +524,8 @@ def _with_complex_lapack(eqn: core.Eqn) -> bool:
 
 
 # Kernels (``codegen._KERNELS``, ``rules.kernel_lowerings``) that handle complex values, by
-# built-in primitive name, each with a predicate on the equation. Others (cummax, cummin,
-# scatter_min/max, sort: orderings of complex numbers) run with NumPy.
+# built-in primitive name, each with a predicate on the equation. Others (adjugate, the
+# special functions' kernels) run with NumPy.
 _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "dot_general": _always, "cumsum": _always, "cumprod": _always,
     "dynamic_update_slice": _always, "scatter_add": _always, "scatter_mul": _always,
@@ -530,6 +534,9 @@ _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "det": _with_complex_lapack, "slogdet": _with_complex_lapack, "eig": _always,
     "cholesky": _with_complex_lapack, "triangular_solve": _with_complex_lapack,
     "eigh": _with_complex_lapack, "qr": _with_complex_lapack, "svd": _with_complex_lapack,
+    # the orderings, in NumPy's lexicographic order (``_support.c_max``, ``c_argsort``)
+    "sort": _always, "cummax": _always, "cummin": _always, "scatter_max": _always,
+    "scatter_min": _always,
 }
 _complex_kernels: dict[Primitive, object] | None = None
 
@@ -803,9 +810,25 @@ _REDUCERS = {
 }
 
 
-# sums and products of complex values compile; max/min/argmax/argmin (NumPy orders complex
-# numbers lexicographically) run with NumPy
-_COMPLEX_REDUCERS = frozenset({reductions.reduce_sum_p, reductions.reduce_prod_p})
+def _c_extreme(sign: float):
+    # the fold starts below (above) every value: c_max(init, v) is v for every v, NaN parts too
+    return lambda dt: f"np.{np.dtype(dt).name}(complex({sign} * np.inf, {sign} * np.inf))"
+
+
+# Reductions of complex values: sums and products as for reals; max/min and argmax/argmin in
+# NumPy's lexicographic order, folded from the first element as NumPy's loops do (the first
+# value with a NaN part wins). argmax takes a later value only if it is greater than the
+# running one, or if it has a NaN part while the running one has none (``c_arg_gt``).
+_COMPLEX_ORDER_REDUCERS = {
+    reductions.reduce_max_p: Reducer(_c_extreme(-1.0), lambda a, v, dt: f"c_max({a}, {v})"),
+    reductions.reduce_min_p: Reducer(_c_extreme(1.0), lambda a, v, dt: f"c_min({a}, {v})"),
+    reductions.argmax_p: Reducer(_c_extreme(-1.0), lambda t, m: f"c_arg_gt({t}, {m})",
+                                 arg=True),
+    reductions.argmin_p: Reducer(_c_extreme(1.0), lambda t, m: f"c_arg_lt({t}, {m})",
+                                 arg=True),
+}
+_COMPLEX_REDUCERS = frozenset({reductions.reduce_sum_p, reductions.reduce_prod_p,
+                               *_COMPLEX_ORDER_REDUCERS})
 
 
 def reducer_for(eqn: core.Eqn) -> Reducer | None:
@@ -817,6 +840,12 @@ def reducer_for(eqn: core.Eqn) -> Reducer | None:
         if eqn.primitive not in _COMPLEX_REDUCERS or rules.reduce_lowerings.get(eqn.primitive) \
                 or any(a.dtype not in COMPILED_DTYPES for a in avals):
             return None
+        if eqn.primitive in _COMPLEX_ORDER_REDUCERS:
+            x = eqn.invars[0].aval
+            if any(x.shape[d] == 0 for d in reduce_axes(eqn)):
+                # an empty max is (-inf+0j), which no start value of the fold gives
+                return None
+            return _COMPLEX_ORDER_REDUCERS[eqn.primitive]
     return r
 
 

@@ -18,13 +18,22 @@ _SCANS = {
     cumulative.cummax_p: (kernels._lowest, lambda a, x, dt: f"f_max({a}, {x})"),
     cumulative.cummin_p: (kernels._highest, lambda a, x, dt: f"f_min({a}, {x})"),
 }
+# complex operands: NumPy's lexicographic maximum/minimum (``_support.c_max``), from a start
+# value that the first element always replaces
+_COMPLEX_SCANS = {
+    cumulative.cummax_p: (lambda dt: f"np.{np.dtype(dt).name}(complex(-np.inf, -np.inf))",
+                          lambda a, x, dt: f"c_max({a}, {x})"),
+    cumulative.cummin_p: (lambda dt: f"np.{np.dtype(dt).name}(complex(np.inf, np.inf))",
+                          lambda a, x, dt: f"c_min({a}, {x})"),
+}
 # bool operands: cumsum and cummax are "any so far", cumprod and cummin "all so far"
 _BOOL_SCAN_ALL = frozenset({cumulative.cumprod_p, cumulative.cummin_p})
 
 
 def _kernel_cumulative(k: KernelContext, e: Eqn) -> None:
-    init, comb = _SCANS[e.primitive]
     x = e.invars[0].aval
+    init, comb = (_COMPLEX_SCANS if x.dtype.kind == "c" and e.primitive in _COMPLEX_SCANS
+                  else _SCANS)[e.primitive]
     axis, reverse = e.params["axis"], e.params.get("reverse", False)
     dt = x.dtype
     X, O = k.ins[0], k.outs[0]
@@ -105,6 +114,8 @@ def _kernel_scatter(k: KernelContext, e: Eqn) -> None:
     tgt = _at(O, oidx)
     val = _at(U, bn + rn)
     expr = _SCATTER_COMBINE[e.primitive](tgt, val)
+    if dt.kind == "c" and e.primitive in (indexing.scatter_min_p, indexing.scatter_max_p):
+        expr = f"c_{'min' if e.primitive is indexing.scatter_min_p else 'max'}({tgt}, {val})"
     if dt not in kernels._NATURAL and e.primitive is not indexing.scatter_p:
         expr = kernels.cast(expr, dt)
     if dt == np.bool_ and e.primitive in (indexing.scatter_add_p, indexing.scatter_max_p):
@@ -131,6 +142,7 @@ def _kernel_sort(k: KernelContext, e: Eqn) -> None:
     idx_j = [on[d] if d != dim else j for d in range(len(shape))]
     idx_p = [on[d] if d != dim else f"{perm}[{j}]" for d in range(len(shape))]
     body = [f"for {j} in range({n}):", f"    {key}[{j}] = {_at(k.ins[0], idx_j)}",
+            f"{perm} = c_argsort({key})" if kd.kind == "c" else
             f"{perm} = np.argsort({key}, kind=\"mergesort\")"]
     body.append(f"for {j} in range({n}):")
     for src, dst in zip(k.ins, k.outs):
