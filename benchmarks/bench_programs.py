@@ -29,7 +29,10 @@ Rows (``ROWS`` below; add one with ``@row("name", "description")`` returning ``R
 * eager rows (``<name> eager``, skipped with ``--no-eager``): functrace without ``jit`` against
   autograd for the programs autograd can express the same way: ``mlp``, ``hessian``
   (``autograd.hessian``), ``per_example_grads`` (autograd: a Python loop over the examples,
-  since ``elementwise_grad`` does not give per-example parameter gradients) and ``gp_nll``.
+  since ``elementwise_grad`` does not give per-example parameter gradients), ``gp_nll``, and
+  three programs written the way autograd's examples are: ``lstm`` (a character LSTM as a
+  Python loop over 29 steps), ``fluid`` (a smoke simulation: rolls, integer index arithmetic,
+  fancy indexing, 20 steps on a 40x40 grid) and ``gmm`` (a Gaussian-mixture likelihood).
 
 Method (as bench_workloads.py): by default one core and one thread for every library (BLAS,
 OpenMP, XLA, Numba; the script pins itself to one CPU if started unpinned); ``--all-cores``
@@ -129,6 +132,7 @@ import models  # noqa: E402
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 import functrace.scipy.linalg as fsl  # noqa: E402
+import functrace.scipy.special as fss  # noqa: E402
 
 try:
     import jax
@@ -382,6 +386,123 @@ def _gp_eager() -> list[Row]:
     args = _gp_inputs(200)
     return [_eager("gp_nll n=200 eager", ft.value_and_grad(_gp_nll(fnp, fsl)),
                    autograd.value_and_grad(_gp_nll(anp, asl)), args, 1e-7)]
+
+
+# Programs the way autograd's examples write them: Python loops over time steps and
+# simulation steps, many small operations, integer index arithmetic, fancy indexing.
+
+def _lstm_text_loss(np_, logsumexp):
+    """Character-LSTM negative log-likelihood over a batch of one-hot sequences."""
+    def sigmoid(x):
+        return 0.5 * (np_.tanh(x) + 1.0)
+
+    def loss(p, seqs):
+        steps, batch, _ = seqs.shape
+        h = np_.repeat(p["h0"], batch, axis=0)
+        c = np_.repeat(p["c0"], batch, axis=0)
+        width = h.shape[1]
+        total = 0.0
+        for t in range(steps - 1):
+            gates = np_.dot(np_.concatenate((seqs[t], h), axis=1), p["w"]) + p["b"]
+            i, f = sigmoid(gates[:, :width]), sigmoid(gates[:, width:2 * width])
+            o, u = sigmoid(gates[:, 2 * width:3 * width]), np_.tanh(gates[:, 3 * width:])
+            c = f * c + i * u
+            h = o * np_.tanh(c)
+            logits = np_.dot(h, p["wo"]) + p["bo"]
+            total = total + np_.sum((logits - logsumexp(logits, axis=1, keepdims=True))
+                                    * seqs[t + 1])
+        return -total / (steps * batch)
+    return loss
+
+
+def _lstm_text_inputs() -> tuple:
+    rng = np.random.default_rng(0)
+    chars, width, steps, batch = 64, 40, 30, 20
+    p = {"h0": rng.normal(size=(1, width)) * 0.1, "c0": rng.normal(size=(1, width)) * 0.1,
+         "w": rng.normal(size=(chars + width, 4 * width)) * 0.1, "b": np.zeros(4 * width),
+         "wo": rng.normal(size=(width, chars)) * 0.1, "bo": np.zeros(chars)}
+    return p, np.eye(chars)[rng.integers(0, chars, size=(steps, batch))]
+
+
+def _fluid_loss(np_):
+    """Smoke advected by a velocity field on a periodic grid (Jacobi pressure projection,
+    semi-Lagrangian advection with bilinear interpolation), 20 steps; loss against a target."""
+    def project(vx, vy):
+        h = 1.0 / vx.shape[0]
+        div = -0.5 * h * (np_.roll(vx, -1, axis=0) - np_.roll(vx, 1, axis=0)
+                          + np_.roll(vy, -1, axis=1) - np_.roll(vy, 1, axis=1))
+        pr = np_.zeros(vx.shape)
+        for _ in range(10):
+            pr = (div + np_.roll(pr, 1, axis=0) + np_.roll(pr, -1, axis=0)
+                  + np_.roll(pr, 1, axis=1) + np_.roll(pr, -1, axis=1)) / 4.0
+        return (vx - 0.5 * (np_.roll(pr, -1, axis=0) - np_.roll(pr, 1, axis=0)) / h,
+                vy - 0.5 * (np_.roll(pr, -1, axis=1) - np_.roll(pr, 1, axis=1)) / h)
+
+    def advect(f, vx, vy):
+        rows, cols = f.shape
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols))
+        cx, cy = (xs - vx).ravel(), (ys - vy).ravel()
+        left, top = np_.floor(cx).astype(int), np_.floor(cy).astype(int)
+        rw, bw = cx - left, cy - top
+        left, top = np_.mod(left, rows), np_.mod(top, cols)
+        right, bottom = np_.mod(left + 1, rows), np_.mod(top + 1, cols)
+        flat = ((1 - rw) * ((1 - bw) * f[left, top] + bw * f[left, bottom])
+                + rw * ((1 - bw) * f[right, top] + bw * f[right, bottom]))
+        return np_.reshape(flat, (rows, cols))
+
+    def loss(v, smoke, target):
+        n = smoke.shape[0]
+        vx, vy = np_.reshape(v[:n * n], (n, n)), np_.reshape(v[n * n:], (n, n))
+        for _ in range(20):
+            vx, vy = project(vx, vy)
+            vx, vy = advect(vx, vx, vy), advect(vy, vx, vy)
+            smoke = advect(smoke, vx, vy)
+        return np_.mean((smoke - target) ** 2)
+    return loss
+
+
+def _fluid_inputs() -> tuple:
+    rng = np.random.default_rng(1)
+    n = 40
+    return rng.normal(size=2 * n * n) * 0.5, rng.uniform(size=(n, n)), rng.uniform(size=(n, n))
+
+
+def _gmm_nll(np_, logsumexp):
+    """Negative log-likelihood of a diagonal Gaussian mixture (5 components, 500 points)."""
+    def nll(params, data):
+        log_weights, means, log_sds = params
+        z = (data[:, None, :] - means[None, :, :]) / np_.exp(log_sds)[None]
+        ll = (-0.5 * np_.sum(z ** 2, axis=2) - np_.sum(log_sds, axis=1)[None]
+              - 0.5 * means.shape[1] * np.log(2 * np.pi))
+        return -np_.sum(logsumexp(ll + (log_weights - logsumexp(log_weights))[None], axis=1))
+    return nll
+
+
+def _gmm_inputs() -> tuple:
+    rng = np.random.default_rng(2)
+    return ((rng.normal(size=5), rng.normal(size=(5, 2)), rng.normal(size=(5, 2)) * 0.1),
+            rng.normal(size=(500, 2)))
+
+
+@row("lstm eager", "character LSTM, a Python loop over 29 steps: value_and_grad without jit")
+def _lstm_eager() -> list[Row]:
+    loss_ft = _lstm_text_loss(fnp, fss.logsumexp)
+    return [_eager("lstm (Python loop) eager", ft.value_and_grad(loss_ft),
+                   autograd.value_and_grad(_lstm_text_loss(anp, asp.logsumexp)),
+                   _lstm_text_inputs(), 1e-10)]
+
+
+@row("fluid eager", "smoke simulation (rolls, fancy indexing, 20 steps): value_and_grad "
+     "without jit")
+def _fluid_eager() -> list[Row]:
+    return [_eager("fluid simulation eager", ft.value_and_grad(_fluid_loss(fnp)),
+                   autograd.value_and_grad(_fluid_loss(anp)), _fluid_inputs(), 1e-10)]
+
+
+@row("gmm eager", "Gaussian mixture negative log-likelihood: value_and_grad without jit")
+def _gmm_eager() -> list[Row]:
+    return [_eager("gmm nll eager", ft.value_and_grad(_gmm_nll(fnp, fss.logsumexp)),
+                   autograd.value_and_grad(_gmm_nll(anp, asp.logsumexp)), _gmm_inputs(), 1e-10)]
 
 
 EAGER = {name for name in ROWS if name.endswith(" eager")}
