@@ -568,14 +568,17 @@ def test_complex_functions_without_a_lowering_still_say_so():
 
 def hermitian_loss(t, a, b):
     # a Hermitian positive definite matrix moved along a real parameter: Cholesky (through
-    # triangular solves with conjugate_a in its derivative), eigh, qr and svd of complex values
+    # triangular solves with conjugate_a in its derivative), eigh, qr, svd and det (through
+    # the adjugate) of complex values
     h = a + t[0] * b
     lo = fnp.linalg.cholesky(h)
     w, v = fnp.linalg.eigh(h)
     q, r = fnp.linalg.qr(h + t[1] * a)
     s = fnp.linalg.svd(h * t[1], compute_uv=False)
+    d = fnp.linalg.det(h * t[1])  # its derivative through the adjugate
     return (fnp.sum(fnp.abs(lo) ** 2) + fnp.sum(w * w) + fnp.sum(fnp.abs(r) ** 2)
-            + fnp.sum(s) + fnp.real(v[0, 0] * fnp.conj(v[0, 0])) + fnp.real(q[1, 1]) ** 2)
+            + fnp.sum(s) + fnp.real(v[0, 0] * fnp.conj(v[0, 0])) + fnp.real(q[1, 1]) ** 2
+            + fnp.abs(d) * 1e-3)
 
 
 _hermitian_grad = ft.jit(ft.value_and_grad(hermitian_loss))

@@ -289,6 +289,7 @@ def complex_decompositions(h, a, b, t):
         rhs = b if left else b.mT
         out.append(ld.triangular_solve(t, rhs, left_side=left, lower=lower, transpose_a=trans,
                                        conjugate_a=conj, unit_diagonal=unit))
+    out.append(ld.adjugate_p.bind(a))  # det's derivative: from the SVD, then loops
     return out
 
 
@@ -310,7 +311,7 @@ def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
     assert prog.unlowered == []
     text = "\n".join([prog.source] + prog.pieces)  # a long program compiles in pieces
     for kernel in ("lp_cholesky(", "lp_eigh(", "lp_qr(", "lp_svd(", "lp_svdvals(",
-                   "lp_triangular_solve("):
+                   "lp_triangular_solve(", "lp_adjugate("):
         assert kernel in text, kernel
     want = complex_decompositions(h, a, b, t)
     real = np.float32 if dtype == np.complex64 else np.float64
@@ -324,7 +325,8 @@ def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
                 # the same LAPACK routine on the same (widened) copy: bit for bit
                 np.testing.assert_array_equal(g, w, err_msg=str(k))
             else:
-                # the interpreter solves triangular systems with gesv, the kernel with trsm
+                # the interpreter solves triangular systems with gesv, the kernel with trsm;
+                # its adjugate multiplies the SVD's factors with BLAS, the kernel with loops
                 np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=str(k))
     # and they are the decompositions NumPy defines
     lo, (v, w), _, (q, r) = got[0], got[1], got[2], got[3]
@@ -339,6 +341,9 @@ def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
     x = got[_N_SAME_ROUTINE + 2]  # left, upper, conjugate-transposed: t^H x = b
     np.testing.assert_allclose(np.conj(np.swapaxes(np.triu(t), -1, -2)) @ x, b,
                                rtol=tol * 10, atol=tol * 10)
+    adj = got[-1]  # det(a) inv(a)
+    np.testing.assert_allclose(adj, np.linalg.det(a)[..., None, None] * np.linalg.inv(a),
+                               rtol=tol * 100, atol=tol * 100)
 
 
 def test_complex_failures_give_the_interpreters_nans():

@@ -524,8 +524,7 @@ def _with_complex_lapack(eqn: core.Eqn) -> bool:
 
 
 # Kernels (``codegen._KERNELS``, ``rules.kernel_lowerings``) that handle complex values, by
-# built-in primitive name, each with a predicate on the equation. Others (adjugate, the
-# special functions' kernels) run with NumPy.
+# built-in primitive name, each with a predicate on the equation. Others run with NumPy.
 _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "dot_general": _always, "cumsum": _always, "cumprod": _always,
     "dynamic_update_slice": _always, "scatter_add": _always, "scatter_mul": _always,
@@ -534,6 +533,7 @@ _COMPLEX_KERNEL_NAMES: dict[str, object] = {
     "det": _with_complex_lapack, "slogdet": _with_complex_lapack, "eig": _always,
     "cholesky": _with_complex_lapack, "triangular_solve": _with_complex_lapack,
     "eigh": _with_complex_lapack, "qr": _with_complex_lapack, "svd": _with_complex_lapack,
+    "adjugate": _with_complex_lapack,
     # the orderings, in NumPy's lexicographic order (``_support.c_max``, ``c_argsort``)
     "sort": _always, "cummax": _always, "cummin": _always, "scatter_max": _always,
     "scatter_min": _always,
@@ -922,9 +922,8 @@ NUMPY_FALLBACKS: dict[str, str] = {
 # operands or results are always complex: under jit they would run with NumPy. Empty since
 # complex scalars compile (``_COMPLEX_SCALAR``: complex, conj, real and imag among them) and eig
 # runs through LAPACK's geev. Other primitives on complex values without a complex lowering
-# (max/min and the orderings: comparisons, sort, cummax, argmax; the special functions; the
-# decompositions other than solve/det/slogdet/eig) run with NumPy, as ``complex_supported``
-# decides per equation.
+# (the inverse trigonometric and hyperbolic functions, the special functions) run with NumPy,
+# as ``complex_supported`` decides per equation.
 NUMPY_ONLY_DTYPES: dict[str, str] = {}
 
 

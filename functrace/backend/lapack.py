@@ -386,20 +386,29 @@ if LAPACK_AVAILABLE:
         dummy = np.empty((1, 1, 1), a.dtype)
         lp_svd(a, dummy, s, dummy, 78)
 
+    def _cj(x):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    @overload(_cj)
+    def _cj_overload(x):
+        if isinstance(x, types.Complex):
+            return lambda x: x.conjugate()
+        return lambda x: x
+
     @njit(cache=True)
     def lp_adjugate(a, out):
-        """Adjugates of ``a`` (nb, n, n) from the SVD: adj(a) = det(u) det(vh) v diag(p) u^T,
+        """Adjugates of ``a`` (nb, n, n) from the SVD: adj(a) = det(u) det(vh) v diag(p) u^H,
         p_i the product of the other singular values (defined at rank n - 1 too)."""
         nb, n = a.shape[0], a.shape[1]
         u = np.empty((nb, n, n), a.dtype)
         vh = np.empty((nb, n, n), a.dtype)
-        s = np.empty((nb, n), a.dtype)
+        s = np.empty((nb, n), np.float64)  # real also for complex matrices
         lp_svd(a, u, s, vh, 65)
         du = np.empty(nb, a.dtype)
         dv = np.empty(nb, a.dtype)
         lp_det(u, du)
         lp_det(vh, dv)
-        p = np.empty(n, a.dtype)
+        p = np.empty(n, np.float64)
         for b in range(nb):
             acc = 1.0
             for i in range(n):
@@ -414,7 +423,7 @@ if LAPACK_AVAILABLE:
                 for j in range(n):
                     t = 0.0
                     for q in range(n):
-                        t += vh[b, q, i] * p[q] * u[b, j, q]
+                        t += _cj(vh[b, q, i]) * p[q] * _cj(u[b, j, q])
                     out[b, i, j] = t * sg
 
     @njit(cache=True)
