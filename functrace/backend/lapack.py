@@ -11,12 +11,13 @@ generated code reshapes its buffers), never writes its inputs (LAPACK factors in
 inputs are copied into the outputs first) and loops over the batch. A matrix whose
 factorisation fails gets what the NumPy implementation gives it (NaNs, as JAX does).
 
-Real kernels take float32 and float64 (the lowerings pass float32 through float64 copies, as
-NumPy's ``linalg`` computes); ``lp_solve``, ``lp_slogdet`` and ``lp_det`` also take complex128
-(``zgesv``/``zgetrf``; complex64 is widened likewise), and ``lp_eig`` runs the general
-eigenproblem through ``dgeev`` (real input) or ``zgeev`` (complex input), giving NumPy's
-complex eigenvalues and unit-norm eigenvectors in the same order (``lower_eig`` emits it for
-the ``eig`` primitive).
+Kernels take float64 and complex128 (the lowerings pass float32 and complex64 through wider
+copies, as NumPy's ``linalg`` computes); a complex matrix calls the routine NumPy calls for it
+(``zpotrf``, ``zheevd``, ``zgeqrf`` + ``zungqr``, ``zgesdd``, ``zgesv``, ``zgetrf``, and
+``cblas_ztrsm`` for triangular solves), dispatched on the dtype while Numba compiles the
+kernel. ``lp_eig`` runs the general eigenproblem through ``dgeev`` (real input) or ``zgeev``
+(complex input), giving NumPy's complex eigenvalues and unit-norm eigenvectors in the same
+order (``lower_eig`` emits it for the ``eig`` primitive).
 
 ``LAPACK_AVAILABLE`` is False when the library or a symbol is missing; the lowerings then do
 not register and the primitives keep running with NumPy.
@@ -51,8 +52,8 @@ def _register() -> bool:
 
 
 LAPACK_AVAILABLE = _register()
-# registered on their own: without them the real kernels still work, and complex solve/det
-# and eig run with NumPy
+# registered on their own: without them the real kernels still work, and the complex
+# decompositions and eig run with NumPy
 COMPLEX_LAPACK_AVAILABLE = LAPACK_AVAILABLE and register_symbols(_complex_symbols()) is not None
 
 __all__ = ["LAPACK_AVAILABLE", "COMPLEX_LAPACK_AVAILABLE"]
