@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # the IR, its types, pytrees and the exceptions; no primitives
     ("core", ["functrace.config", "functrace.dtypes", "functrace.pretty", "functrace.core",
               "functrace.errors", "functrace.tree_util", "functrace._tree_paths",
-              "functrace.tree"]),
+              "functrace.tree", "functrace._openblas"]),
     # the tables the backend lowers primitives with, filled by the primitive modules (no Numba)
     ("lowering tables", ["functrace.backend.rules"]),
     # staging functions into jaxprs and cleaning jaxprs up
