@@ -279,22 +279,30 @@ _TS_FLAGS = ((True, True, False, False, False), (False, False, True, False, Fals
              (True, True, False, True, False), (False, False, True, True, True))
 
 
-def complex_decompositions(h, a, b, t):
-    out = [ld.cholesky_p.bind(h), ld.eigh(h),
-           ld.eigh(h, lower=False, symmetrize_input=False),
-           ld.qr(a), ld.qr(a[..., :2], full_matrices=False), ld.qr(a[..., :2, :]),
-           ld.svd(a[..., :2, :]), ld.svd(a[..., :2], full_matrices=False),
-           ld.svd(a, compute_uv=False)]
-    for left, lower, trans, conj, unit in _TS_FLAGS:
-        rhs = b if left else b.mT
-        out.append(ld.triangular_solve(t, rhs, left_side=left, lower=lower, transpose_a=trans,
-                                       conjugate_a=conj, unit_diagonal=unit))
-    out.append(ld.adjugate_p.bind(a))  # det's derivative: from the SVD, then loops
-    return out
+def _decompositions(flags):
+    def complex_decompositions(h, a, b, t):
+        out = [ld.cholesky_p.bind(h), ld.eigh(h),
+               ld.eigh(h, lower=False, symmetrize_input=False),
+               ld.qr(a), ld.qr(a[..., :2], full_matrices=False), ld.qr(a[..., :2, :]),
+               ld.svd(a[..., :2, :]), ld.svd(a[..., :2], full_matrices=False),
+               ld.svd(a, compute_uv=False)]
+        for left, lower, trans, conj, unit in flags:
+            rhs = b if left else b.mT
+            out.append(ld.triangular_solve(t, rhs, left_side=left, lower=lower,
+                                           transpose_a=trans, conjugate_a=conj,
+                                           unit_diagonal=unit))
+        out.append(ld.adjugate_p.bind(a))  # det's derivative: from the SVD, then loops
+        return out
+
+    return complex_decompositions
 
 
-_complex_decompositions = ft.jit(complex_decompositions)
 _N_SAME_ROUTINE = 9  # outputs before the triangular solves: NumPy calls the same routine
+_CONJ_TRANS = (True, False, True, True, False)  # t^H x = b
+# complex64 runs the same complex128 kernels after widening (its program compiles in pieces,
+# the slow part): the two conjugating solves are enough there
+_DECOMPOSITIONS = {np.complex128: (_TS_FLAGS, ft.jit(_decompositions(_TS_FLAGS))),
+                   np.complex64: (_TS_FLAGS[2:4], ft.jit(_decompositions(_TS_FLAGS[2:4])))}
 
 
 @pytest.mark.parametrize("batch,dtype", [((2,), np.complex128), ((), np.complex64)])
@@ -302,6 +310,8 @@ def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
     h, a, b = _hpd(batch + (4, 4), dtype), _cmat(batch + (4, 4), dtype), \
         _cmat(batch + (4, 3), dtype)
     t = a + 3 * np.eye(4, dtype=dtype)  # triangles far from singular
+    flags, _complex_decompositions = _DECOMPOSITIONS[dtype]
+    complex_decompositions = _decompositions(flags)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "no compiled lowering" warning
         got = _complex_decompositions(h, a, b, t)
@@ -338,7 +348,7 @@ def test_complex_decompositions_compile_and_equal_the_interpreter(batch, dtype):
                                atol=tol * 10)
     np.testing.assert_allclose(q @ r, a, rtol=tol * 10, atol=tol * 10)
     np.testing.assert_allclose(got[8], np.linalg.svd(a, compute_uv=False), rtol=tol)
-    x = got[_N_SAME_ROUTINE + 2]  # left, upper, conjugate-transposed: t^H x = b
+    x = got[_N_SAME_ROUTINE + flags.index(_CONJ_TRANS)]
     np.testing.assert_allclose(np.conj(np.swapaxes(np.triu(t), -1, -2)) @ x, b,
                                rtol=tol * 10, atol=tol * 10)
     adj = got[-1]  # det(a) inv(a)
