@@ -370,3 +370,24 @@ def test_complex_failures_give_the_interpreters_nans():
     f = ft.jit(lambda a, b: ld.triangular_solve(a, b, left_side=True, conjugate_a=True))
     assert np.isnan(f(t, b)).all()
     assert np.isnan(ld.triangular_solve(t, b, left_side=True, conjugate_a=True)).all()
+
+
+def test_without_complex_lapack_complex_decompositions_run_with_numpy(monkeypatch):
+    # the complex routines are registered on their own: without them the complex equations
+    # keep the NumPy implementation (with the warning), the real ones still compile
+    from functrace.backend import codegen
+
+    def fn(m, r):
+        return ld.cholesky_p.bind(m) * 2.0, ld.qr(m)[1], ld.cholesky_p.bind(r)
+
+    h, s = _hpd((3, 3), np.complex128), _spd((3, 3), np.float64)
+    closed = ft.make_jaxpr(fn)(h, s)
+    assert codegen.generate(closed).unlowered == []
+    monkeypatch.setattr(lapack, "COMPLEX_LAPACK_AVAILABLE", False)
+    prog = codegen.generate(closed)
+    assert sorted(prog.unlowered) == ["cholesky' on complex128 values", "qr' on complex128 values"]
+    assert "lp_cholesky(" in prog.source  # the real matrix's
+    with pytest.warns(RuntimeWarning, match="'cholesky' on complex128 values"):
+        got = ft.jit(fn)(h, s)
+    np.testing.assert_allclose(got[0], 2 * np.linalg.cholesky(h), rtol=1e-12)
+    np.testing.assert_allclose(got[2], np.linalg.cholesky(s), rtol=1e-12)
