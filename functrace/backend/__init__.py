@@ -201,10 +201,13 @@ def _with_block_programs(jaxpr: ClosedJaxpr) -> ClosedJaxpr:
     """``jaxpr`` with its long elementwise runs as block-interpreter programs (compiled here:
     in the background thread when tiered), so that its compile time stays about linear in
     its length with a small slope (``blockvm``)."""
+    from . import interrupts
     staged = blockvm.segment(jaxpr)
-    for e in staged.jaxpr.eqns:
-        if e.primitive is blockvm.block_program_p:
-            e.params["program"].compile()
+    with interrupts.interruptible_compile():  # Ctrl-C reaches the caller, as in ``_load``
+        for e in staged.jaxpr.eqns:
+            if e.primitive is blockvm.block_program_p:
+                e.params["program"].compile()
+                interrupts.check_interrupted()
     return staged
 
 
