@@ -482,8 +482,9 @@ def _same_bits(got, want, what):
     np.testing.assert_array_equal(got, want, err_msg=what)
 
 
-def orderings(z, w, a, idx, u):
+def orderings(z, w, a, idx, u, v):
     return {
+        "sort_long": fnp.sort(v), "argsort_long": fnp.argsort(v),
         "max": lax.max(z, w), "min": lax.min(z, w), "maximum": fnp.maximum(z, w),
         "lt": z < w, "le": z <= w, "gt": z > w, "ge": z >= w,
         "reduce_max": fnp.max(a, axis=1), "reduce_min": fnp.min(a, axis=0),
@@ -498,12 +499,14 @@ def orderings(z, w, a, idx, u):
 _orderings = ft.jit(orderings)
 
 
-def _numpy_orderings(z, w, a, idx, u):
+def _numpy_orderings(z, w, a, idx, u, v):
     with np.errstate(invalid="ignore"):
         smax, smin = a[0].copy(), a[1].copy()
         np.maximum.at(smax, idx, u)
         np.minimum.at(smin, idx, u)
         return {
+            "sort_long": np.sort(v, kind="stable"),
+            "argsort_long": np.argsort(v, kind="stable"),
             "max": np.maximum(z, w), "min": np.minimum(z, w), "maximum": np.maximum(z, w),
             "lt": z < w, "le": z <= w, "gt": z > w, "ge": z >= w,
             "reduce_max": np.max(a, axis=1), "reduce_min": np.min(a, axis=0),
@@ -528,17 +531,20 @@ def test_orderings_compile_in_numpys_lexicographic_order(dtype):
     a[1, ::2] = _cplx(RNG.standard_normal(5), -0.0, dtype)
     idx = np.array([0, 2, 2, 1, 0, 8, 8])
     u = _cplx(RNG.choice(_PARTS, 7), RNG.choice(_PARTS, 7), dtype)
-    got = compiled(_orderings, z, w, a, idx, u)
-    want = _numpy_orderings(z, w, a, idx, u)
+    # long enough for the sort's merges (runs of 16), with many ties and some NaN parts
+    v = _cplx(RNG.integers(-3, 4, 300), RNG.integers(-2, 3, 300), dtype)
+    v[::37] = _cplx(RNG.choice(_PARTS, 9), RNG.choice(_PARTS, 9), dtype)
+    got = compiled(_orderings, z, w, a, idx, u, v)
+    want = _numpy_orderings(z, w, a, idx, u, v)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NumPy's invalid-value warnings on NaN comparisons
-        interp = interpret(orderings, z, w, a, idx, u)
+        interp = interpret(orderings, z, w, a, idx, u, v)
     for key, g in got.items():
         if key == "sort_pair":
             _same_bits(g[0], want["sort1"], key)
             _same_bits(g[1], np.take_along_axis(a.real, want["argsort"], 1), key)
             continue
-        if key in ("argmax", "argmin", "argsort"):
+        if key in ("argmax", "argmin", "argsort", "argsort_long"):
             g = np.asarray(g).astype(np.int64)
         _same_bits(g, want[key], key)
         _same_bits(np.asarray(got[key]), np.asarray(interp[key]), key)

@@ -377,37 +377,49 @@ def c_sort_lt(a, b):
 @njit(**_JIT)
 def c_argsort(key):
     """The stable argsort of a complex vector in ``c_sort_lt``'s order (Numba's ``np.argsort``
-    has no complex keys): a bottom-up merge sort, so equal values keep their order, as
-    ``np.argsort(kind="stable")`` does."""
+    has no complex keys): insertion sort of runs of 16, then bottom-up merges of (value,
+    index) pairs; taking from the right run only when strictly smaller keeps equal values in
+    their order, as ``np.argsort(kind="stable")`` does."""
     n = key.shape[0]
-    perm = np.arange(n)
-    tmp = np.empty(n, np.int64)
-    width = 1
+    k = key.copy()  # values move with their indices: no indirect loads while merging
+    p = np.arange(n)
+    run = 16
+    for lo in range(0, n, run):
+        hi = min(lo + run, n)
+        for i in range(lo + 1, hi):
+            v, q = k[i], p[i]
+            j = i - 1
+            while j >= lo and c_sort_lt(v, k[j]):
+                k[j + 1] = k[j]
+                p[j + 1] = p[j]
+                j -= 1
+            k[j + 1] = v
+            p[j + 1] = q
+    k2 = np.empty_like(k)
+    p2 = np.empty_like(p)
+    width = run
     while width < n:
         for lo in range(0, n, 2 * width):
             mid = min(lo + width, n)
             hi = min(lo + 2 * width, n)
-            i, j, o = lo, mid, lo
-            while i < mid and j < hi:
-                # the right run's element goes first only if strictly smaller: stability
-                if c_sort_lt(key[perm[j]], key[perm[i]]):
-                    tmp[o] = perm[j]
+            if mid >= hi or not c_sort_lt(k[mid], k[mid - 1]):  # already in order
+                k2[lo:hi] = k[lo:hi]
+                p2[lo:hi] = p[lo:hi]
+                continue
+            i, j = lo, mid
+            for o in range(lo, hi):
+                if j < hi and (i >= mid or c_sort_lt(k[j], k[i])):
+                    k2[o] = k[j]
+                    p2[o] = p[j]
                     j += 1
                 else:
-                    tmp[o] = perm[i]
+                    k2[o] = k[i]
+                    p2[o] = p[i]
                     i += 1
-                o += 1
-            while i < mid:
-                tmp[o] = perm[i]
-                i += 1
-                o += 1
-            while j < hi:
-                tmp[o] = perm[j]
-                j += 1
-                o += 1
-        perm, tmp = tmp, perm
+        k, k2 = k2, k
+        p, p2 = p2, p
         width *= 2
-    return perm
+    return p
 
 
 # --- float64 sin/cos on a block, vectorisable -------------------------------------------------
