@@ -116,22 +116,20 @@ def _perm_copy(k: KernelContext, src: str, aval, perm: tuple) -> str:
     return dst
 
 
+def _gemm_operand(k, X: str, aval, batch, rows, cols) -> tuple[str, bool]:
+    """``X`` as a GEMM operand of layout (batch, rows, cols): itself, itself transposed, or
+    a permuted copy; and whether GEMM must transpose it."""
+    ident = tuple(range(aval.ndim))
+    if batch + rows + cols == ident:
+        return X, False
+    if batch + cols + rows == ident:
+        return X, True
+    return _perm_copy(k, X, aval, batch + rows + cols), False
+
+
 def _dot_blas(k, la, ra, oa, lb, lc, lf, rb, rc, rf, B, M, K, N, L, R, O):
-    ident_l, ident_r = tuple(range(la.ndim)), tuple(range(ra.ndim))
-    if lb + lf + lc == ident_l:
-        ta = False
-    elif lb + lc + lf == ident_l:
-        ta = True
-    else:
-        L = _perm_copy(k, L, la, lb + lf + lc)
-        ta = False
-    if rb + rc + rf == ident_r:
-        tb = False
-    elif rb + rf + rc == ident_r:
-        tb = True
-    else:
-        R = _perm_copy(k, R, ra, rb + rc + rf)
-        tb = False
+    L, ta = _gemm_operand(k, L, la, lb, lf, lc)
+    R, tb = _gemm_operand(k, R, ra, rb, rc, rf)
     gemm = _GEMMS[oa.dtype]
     isz = oa.dtype.itemsize
     lda = M if ta else K
