@@ -518,7 +518,8 @@ def _always(eqn: core.Eqn) -> bool:
 
 def _with_complex_lapack(eqn: core.Eqn) -> bool:
     # the LAPACK kernels compute complex in complex128, as NumPy's linalg does
-    # (``linalg_lowerings`` widens complex64 operands); without zgesv/zgetrf, NumPy runs them
+    # (``linalg_lowerings`` widens complex64 operands); without the complex routines
+    # (``lapack._complex_symbols``), NumPy runs them
     from .lapack import COMPLEX_LAPACK_AVAILABLE
     return COMPLEX_LAPACK_AVAILABLE
 
