@@ -12,23 +12,13 @@ addresses).
 from __future__ import annotations
 
 import ctypes
-import glob
-import os
 from collections.abc import Sequence
 
-import numpy as np
+from .._openblas import candidate_libraries
 
 GEMM_SYMBOLS = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
 # registered on their own: a library without them still serves the real GEMMs
 COMPLEX_GEMM_SYMBOLS = ("scipy_cblas_cgemm64_", "scipy_cblas_zgemm64_")
-
-
-def _candidate_libraries() -> list[str]:
-    root = os.path.dirname(os.path.abspath(np.__file__))
-    pats = [os.path.join(root, os.pardir, "numpy.libs", "*openblas*"),
-            os.path.join(root, ".dylibs", "*openblas*"),
-            os.path.join(root, os.pardir, "numpy.libs", "*.dll")]
-    return sorted({p for pat in pats for p in glob.glob(pat)})
 
 
 _THREAD_CALLS: tuple | None = None  # (get, set) of the library's thread count, if found
@@ -49,14 +39,14 @@ def blas_threads(n: int | None = None) -> int | None:
 
 
 def register_symbols(symbols: Sequence[str]):
-    """Find the library of ``_candidate_libraries`` exporting every one of ``symbols``,
+    """Find the library of ``_openblas.candidate_libraries`` exporting every one of ``symbols``,
     register them with LLVM under their own names (so compiled code calls them by name and
     stays cacheable), and return it as a ``ctypes.CDLL``; None if there is none."""
     try:
         import llvmlite.binding as llb
     except ImportError:  # pragma: no cover - numba always brings llvmlite
         return None
-    for path in _candidate_libraries():
+    for path in candidate_libraries():
         try:
             lib = ctypes.CDLL(path)
             addrs = [ctypes.cast(getattr(lib, s), ctypes.c_void_p).value for s in symbols]
