@@ -74,10 +74,8 @@ def f_rem(x, y):
 
 
 @njit(**_JIT)
-def f_ipow(x, n, one):
-    # x ** n for a (static) integer n by repeated squaring, in x's dtype (``one`` is typed)
-    neg = n < 0
-    m = -n if neg else n
+def _pow_by_squaring(x, m, one):
+    # x ** m for an integer m >= 0 by repeated squaring, typed like ``one``
     acc = one
     base = x
     while m > 0:
@@ -85,7 +83,14 @@ def f_ipow(x, n, one):
             acc = acc * base
         base = base * base
         m >>= 1
-    return one / acc if neg else acc
+    return acc
+
+
+@njit(**_JIT)
+def f_ipow(x, n, one):
+    # x ** n for a (static) integer n, in x's dtype (``one`` is typed)
+    acc = _pow_by_squaring(x, -n if n < 0 else n, one)
+    return one / acc if n < 0 else acc
 
 
 @njit(**_JIT)
@@ -228,14 +233,7 @@ def c_ipow(x, n, one):
         return x * x
     if n == 3:
         return x * x * x
-    m = -n if n < 0 else n
-    acc = one
-    base = x
-    while m > 0:
-        if m & 1:
-            acc = acc * base
-        base = base * base
-        m >>= 1
+    acc = _pow_by_squaring(x, -n if n < 0 else n, one)
     return c_div(one, acc) if n < 0 else acc
 
 
