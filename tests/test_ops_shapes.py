@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import functrace as ft
 from functrace import lax
-from functrace.ops.shapes import iota_p
+from functrace.ops.shapes import iota_p, roll_p
 
 FLOATS = [np.float32, np.float64]
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
@@ -230,6 +230,27 @@ def test_rev_errors():
     with pytest.raises(TypeError, match=r"rev: dimensions \(2,\) are not distinct axes of an "
                                         r"array of shape \(2, 3\)"):
         lax.rev(np.ones((2, 3)), (2,))
+
+
+# --- roll -------------------------------------------------------------------------------------
+
+
+@given(shapes, st.data(), st.sampled_from(FLOATS))
+def test_roll(shape, data, dtype):
+    axes = data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), min_size=1, max_size=3))
+    shifts = data.draw(st.lists(st.integers(-7, 7), min_size=len(axes), max_size=len(axes)))
+    x = _rand(np.random.RandomState(4), shape, dtype)
+    np.testing.assert_array_equal(lax.roll(x, shifts, axes), np.roll(x, shifts, axes))
+    check_unary_op(lambda x: lax.roll(x, shifts, axes), x.astype(np.float64))
+
+
+def test_roll_errors():
+    with pytest.raises(ValueError, match=r"roll axis 2 is out of bounds for an array of shape "
+                                         r"\(2, 3\)"):
+        lax.roll(np.ones((2, 3)), (1,), (2,))
+    with pytest.raises(ValueError, match=r"roll needs one shift per distinct axis, got "
+                                         r"shifts=\(1, 2\), axes=\(0,\)"):
+        roll_p.bind(np.ones((2, 3)), shifts=(1, 2), axes=(0,))
 
 
 # --- slice ------------------------------------------------------------------------------------
