@@ -441,7 +441,11 @@ for _p, _fmt in (
         # NumPy's lexicographic order with its NaN rules (``_support.c_lt`` ...)
         (ew.max_p, "c_max({0}, {1})"), (ew.min_p, "c_min({0}, {1})"),
         (ew.lt_p, "c_lt({0}, {1})"), (ew.le_p, "c_le({0}, {1})"),
-        (ew.gt_p, "c_gt({0}, {1})"), (ew.ge_p, "c_ge({0}, {1})")):
+        (ew.gt_p, "c_gt({0}, {1})"), (ew.ge_p, "c_ge({0}, {1})"),
+        # the C library's functions, which NumPy calls (``_support._libm_complex``)
+        (ew.asin_p, "c_asin({0})"), (ew.acos_p, "c_acos({0})"), (ew.atan_p, "c_atan({0})"),
+        (ew.asinh_p, "c_asinh({0})"), (ew.acosh_p, "c_acosh({0})"),
+        (ew.atanh_p, "c_atanh({0})")):
     _COMPLEX_SCALAR[_p] = _cplx_template(_fmt)
 del _p, _fmt
 
@@ -923,8 +927,7 @@ NUMPY_FALLBACKS: dict[str, str] = {
 # operands or results are always complex: under jit they would run with NumPy. Empty since
 # complex scalars compile (``_COMPLEX_SCALAR``: complex, conj, real and imag among them) and eig
 # runs through LAPACK's geev. Other primitives on complex values without a complex lowering
-# (the inverse trigonometric and hyperbolic functions, the special functions) run with NumPy,
-# as ``complex_supported`` decides per equation.
+# (the special functions) run with NumPy, as ``complex_supported`` decides per equation.
 NUMPY_ONLY_DTYPES: dict[str, str] = {}
 
 
