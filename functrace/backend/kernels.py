@@ -836,6 +836,18 @@ _COMPLEX_REDUCERS = frozenset({reductions.reduce_sum_p, reductions.reduce_prod_p
                                *_COMPLEX_ORDER_REDUCERS})
 
 
+def _c_empty(sign: float):
+    return lambda dt: f"np.{np.dtype(dt).name}(complex({sign} * np.inf, 0.0))"
+
+
+# An empty max (min) is NumPy's identity -inf+0j (+inf+0j), which no start value of the fold
+# above gives; over an empty axis the fold never runs, so that identity is the whole answer.
+_COMPLEX_EMPTY_REDUCERS = {
+    reductions.reduce_max_p: Reducer(_c_empty(-1.0), lambda a, v, dt: f"c_max({a}, {v})"),
+    reductions.reduce_min_p: Reducer(_c_empty(1.0), lambda a, v, dt: f"c_min({a}, {v})"),
+}
+
+
 def reducer_for(eqn: core.Eqn) -> Reducer | None:
     r = rules.reduce_lowerings.get(eqn.primitive) or _REDUCERS.get(eqn.primitive)
     if r is None:
@@ -848,8 +860,7 @@ def reducer_for(eqn: core.Eqn) -> Reducer | None:
         if eqn.primitive in _COMPLEX_ORDER_REDUCERS:
             x = eqn.invars[0].aval
             if any(x.shape[d] == 0 for d in reduce_axes(eqn)):
-                # an empty max is (-inf+0j), which no start value of the fold gives
-                return None
+                return _COMPLEX_EMPTY_REDUCERS.get(eqn.primitive)  # argmax: none, as NumPy
             return _COMPLEX_ORDER_REDUCERS[eqn.primitive]
     return r
 
@@ -926,8 +937,8 @@ NUMPY_FALLBACKS: dict[str, str] = {
 # Built-in primitives that have lowerings, but none for complex values although their
 # operands or results are always complex: under jit they would run with NumPy. Empty since
 # complex scalars compile (``_COMPLEX_SCALAR``: complex, conj, real and imag among them) and eig
-# runs through LAPACK's geev. Other primitives on complex values without a complex lowering
-# (the special functions) run with NumPy, as ``complex_supported`` decides per equation.
+# runs through LAPACK's geev. A primitive on complex values without a complex lowering would
+# run with NumPy, as ``complex_supported`` decides per equation.
 NUMPY_ONLY_DTYPES: dict[str, str] = {}
 
 
