@@ -300,61 +300,32 @@ def c_expm1(x):
 def _libm_complex(symbol: str):
     """An intrinsic calling the C library's ``double complex symbol(double complex)`` by name
     (NumPy's complex ``arcsinh`` etc. are these very functions, so results match it bit for
-    bit). It is declared as clang does on x86-64/aarch64: the parts as two doubles in, a
-    ``{double, double}`` out."""
+    bit); a complex64 operand is widened first. It is declared as clang does on
+    x86-64/aarch64: the parts as two doubles in, a ``{double, double}`` out."""
     @intrinsic
     def call(typingctx, z):
-        if z != types.complex128:
+        if not isinstance(z, types.Complex):
             return None
 
         def codegen(context, builder, signature, args):
             dbl = llvm_ir.DoubleType()
             fnty = llvm_ir.FunctionType(llvm_ir.LiteralStructType([dbl, dbl]), [dbl, dbl])
             fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-            arg = context.make_complex(builder, types.complex128, value=args[0])
+            wide = context.cast(builder, args[0], signature.args[0], types.complex128)
+            arg = context.make_complex(builder, types.complex128, value=wide)
             res = builder.call(fn, [arg.real, arg.imag])
             out = context.make_complex(builder, types.complex128)
             out.real = builder.extract_value(res, 0)
             out.imag = builder.extract_value(res, 1)
             return out._getvalue()
-        return types.complex128(types.complex128), codegen
+        return types.complex128(z), codegen
     return call
 
 
 # The C library's complex inverse functions (complex64 is computed in complex128)
-_casin, _cacos, _catan = _libm_complex("casin"), _libm_complex("cacos"), _libm_complex("catan")
-_casinh, _cacosh = _libm_complex("casinh"), _libm_complex("cacosh")
-_catanh = _libm_complex("catanh")
-
-
-@njit(**_JIT)
-def c_asin(x):
-    return _casin(complex(x))
-
-
-@njit(**_JIT)
-def c_acos(x):
-    return _cacos(complex(x))
-
-
-@njit(**_JIT)
-def c_atan(x):
-    return _catan(complex(x))
-
-
-@njit(**_JIT)
-def c_asinh(x):
-    return _casinh(complex(x))
-
-
-@njit(**_JIT)
-def c_acosh(x):
-    return _cacosh(complex(x))
-
-
-@njit(**_JIT)
-def c_atanh(x):
-    return _catanh(complex(x))
+c_asin, c_acos, c_atan = _libm_complex("casin"), _libm_complex("cacos"), _libm_complex("catan")
+c_asinh, c_acosh = _libm_complex("casinh"), _libm_complex("cacosh")
+c_atanh = _libm_complex("catanh")
 
 
 @njit(**_JIT)
